@@ -1,0 +1,1 @@
+"""Analysis of recordings: metrics, spike statistics, V1 comparisons and figures."""

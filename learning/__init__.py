@@ -1,0 +1,1 @@
+"""Offline learning: fit the parameters (Phi, sigma, u0, b, eta) from recorded spike counts."""

@@ -1,0 +1,22 @@
+"""The iterative Poisson VAE (iP-VAE) as a spiking network.
+
+Data flow: ``stimuli`` -> :class:`IPVAENetwork` (Brian2) -> :class:`RecordingWriter` (HDF5).
+
+- :mod:`models.parameters`: the model's parameters, validated, with HDF5 load/save;
+- :mod:`models.network`: the Brian2 network (latent neurons, Poisson counts,
+  lateral-inhibition synapses);
+- :mod:`models.reference`: the plain numpy version of the same update, used by the tests;
+- :mod:`models.recording`: the HDF5 recording written by a simulation, and its reader.
+
+References
+----------
+Vafaii, Galor & Yates (2025), "Brain-like variational inference", NeurIPS;
+arXiv:2410.19315.
+"""
+from models.errors import FileFormatError, ParameterError, SimulationInputError
+from models.parameters import IPVAEParameters
+
+__version__ = "0.1.0"
+
+__all__ = ["IPVAEParameters", "SimulationInputError", "ParameterError", "FileFormatError",
+           "__version__"]

@@ -1,0 +1,367 @@
+"""The iP-VAE as a Brian2 spiking network (discrete-bin mode).
+
+One Brian2 time step is one time bin of width tau (``bin_width``). In every bin
+the K latent neurons of a :class:`LatentPopulation` draw integer spike counts
+from their membrane potentials, the :class:`LateralInhibition` synapses carry
+each count to every neuron, and the membrane potentials take one step of
+natural-gradient descent on the free energy (model.md; Vafaii, Galor & Yates
+2025, Eq. for ``du``)::
+
+    z_t     ~ Poisson(exp(u_t))                                   (counts of bin t)
+    du_t    = eta * (Phi^T x / sigma^2 - (Phi^T diag(1/sigma^2) Phi) z_t - b)
+    du_t   <- c_du - softplus(c_du - du_t)                         (soft upper bound)
+    u_{t+1} = c_u - softplus(c_u - max(u_t + du_t, u_floor))       (soft bound, hard floor)
+
+Read as a spiking network, ``Phi^T x / sigma^2`` is a feed-forward current
+I_ff (fixed while the stimulus is), and ``-(Phi^T diag(1/sigma^2) Phi)`` is the
+K x K matrix W of lateral synapses (its diagonal is self-inhibition): every
+spike of neuron j moves neuron i's input by W_ij. The prediction error
+(x - Phi z) / sigma^2 is never sent as a signal.
+
+Order of operations within one bin (Brian2 scheduling slots):
+
+===================  ===============================================================
+slot                 what happens
+===================  ===============================================================
+``start``            u <- u0 at the onset of each stimulus (not in streaming mode)
+``before_thresholds``  z = poisson(exp(u) dt / tau), the counts of this bin
+``thresholds``       neurons with z > 0 emit a spike event (recorded with their z)
+``synapses``         each event adds w_ij z_j to ``lateral`` of every neuron i
+``after_synapses``   the membrane update above, then ``lateral`` <- 0
+===================  ===============================================================
+
+The lateral propagation is event-driven: its cost is (number of neurons with
+a non-zero count) x K per bin, not K^2, which pays off because the counts are
+sparse (the paper reports 37% to 77% zeros).
+
+Many stimuli run back to back in one long ``Network.run`` per chunk of
+stimuli (``Network.run`` costs ~0.2 s of ``gc.collect()`` per call, so never one
+run per stimulus): the feed-forward drive of the chunk is a 2-D ``TimedArray``
+(one row per stimulus, or per frame for movies) and a ``run_regularly``
+operation resets u every T bins.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Callable, Iterator
+
+import numpy as np
+
+import brian2
+from brian2 import (Function, Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses,
+                    TimedArray, check_units, implementation, ms, prefs)
+
+from models.errors import SimulationInputError
+from models.parameters import IPVAEParameters
+
+#: Nominal width tau of one time bin. The discrete update does not depend on it;
+#: it only sets the time axis of recordings (spike times, rasters, PSTHs in seconds).
+BIN_WIDTH = 25 * ms
+
+#: Largest number of count entries (stimuli x bins x neurons) simulated per
+#: ``Network.run`` call; bounds the memory of one chunk (2 bytes per entry in
+#: the count array, plus monitors) while keeping the per-run overhead small.
+CHUNK_ENTRIES = 2 ** 24
+
+# --- the model, as Brian2 strings ---------------------------------------------------------
+
+LATENT_EQUATIONS = """
+u : 1                                  # membrane potential u_k: log firing rate, log(counts/bin)
+z : integer                            # spike count z_k of the current bin
+lateral : 1                            # lateral input sum_j W_kj z_j of this bin (from synapses)
+I_ff = feedforward(t - t_chunk, i) : 1  # feed-forward drive (Phi^T x / sigma^2)_k of the stimulus
+u0 : 1 (constant)                      # prior log-rate u0_k, where u starts for every stimulus
+b : 1 (constant)                       # bias b_k = exp(log_bias_k), a drive toward silence
+eta : 1 (shared, constant)             # step size eta = exp(log_lr)
+t_chunk : second (shared)              # start time of the current chunk of stimuli
+"""
+
+#: z_t ~ Poisson(exp(u_t)): exp(u) counts per bin of width tau, i.e. exp(u) dt / tau per step.
+POISSON_COUNTS = "z = poisson(exp(u) * dt / tau)"
+
+#: One step of the membrane potential (model.md). ``lateral`` = sum_j W_kj z_j = -(Phi^T
+#: Sigma^-1 Phi z)_k; with dt = tau, du = eta (Phi^T x / sigma^2 - Phi^T Sigma^-1 Phi z - b).
+MEMBRANE_UPDATE = """
+du = eta * ((I_ff - b) * dt / tau + lateral)                   # natural-gradient step on F
+du_bounded = c_du - softplus(c_du - du)                        # soft upper bound on the step
+u = c_u - softplus(c_u - clip(u + du_bounded, u_floor, inf))   # soft upper bound, hard floor
+lateral = 0                                                    # consumed, refilled in the next bin
+"""
+
+#: Reset of the potential to the prior at the onset of every stimulus.
+STIMULUS_ONSET_RESET = "u = u0"
+
+#: Weight of the lateral synapse from neuron j (pre) to neuron i (post).
+LATERAL_SYNAPSE_MODEL = "w : 1 (constant)   # W_ij = -(Phi^T diag(1/sigma^2) Phi)_ij"
+
+#: Each of the z_j spikes of neuron j in this bin moves neuron i's input by W_ij.
+LATERAL_ON_PRE = "lateral_post += w * z_pre"
+
+
+@implementation("cpp", """
+double softplus(double x)
+{
+    return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
+}
+""")
+@implementation("cython", """
+cdef double softplus(double x):
+    if x > 0:
+        return x + log1p(exp(-x))
+    return log1p(exp(x))
+""")
+@check_units(x=1, result=1)
+def softplus(x):
+    """log(1 + exp(x)) without overflow (numpy target; C++/Cython versions above)."""
+    return np.logaddexp(0.0, x)
+
+
+# --- the network's parts --------------------------------------------------------------------
+
+class LatentPopulation(NeuronGroup):
+    """K latent neurons whose state variable is the membrane potential u.
+
+    A neuron "spikes" in a bin when its count z is positive; the event carries
+    z spikes to the :class:`LateralInhibition` synapses.
+
+    Parameters
+    ----------
+    params : IPVAEParameters
+    bin_width : Quantity
+        tau, the width of one time bin.
+    dt : Quantity
+        Simulation time step (equal to ``bin_width`` in discrete mode).
+    """
+
+    def __init__(self, params: IPVAEParameters, bin_width, dt, name="latents"):
+        super().__init__(params.n_latents, LATENT_EQUATIONS, threshold="z > 0", reset="",
+                         dt=dt, name=name)
+        self.u0 = params.u0
+        self.b = params.bias
+        self.eta = params.eta
+        self.u = params.u0
+
+
+class LateralInhibition(Synapses):
+    """All-to-all synapses W = -Phi^T diag(1/sigma^2) Phi, self-connections included.
+
+    W is symmetric; its diagonal -||Phi_k||^2_{Sigma^-1} is each neuron's
+    self-inhibition per spike, and an off-diagonal entry is negative
+    (competition) for overlapping dictionary elements and positive for
+    anti-correlated ones. Propagation is event-driven (``on_pre``), scaled by
+    the presynaptic count.
+    """
+
+    def __init__(self, latents: LatentPopulation, params: IPVAEParameters, name="lateral"):
+        super().__init__(latents, latents, model=LATERAL_SYNAPSE_MODEL, on_pre=LATERAL_ON_PRE,
+                         clock=latents.clock, name=name)
+        K = params.n_latents
+        pre = np.repeat(np.arange(K), K)
+        post = np.tile(np.arange(K), K)
+        self.connect(i=pre, j=post)
+        self.w = params.lateral_weights[post, pre]
+
+
+@dataclasses.dataclass
+class ChunkResult:
+    """What the network produced for a block of consecutive stimuli.
+
+    Attributes
+    ----------
+    first : int
+        Index of the chunk's first stimulus in the whole set.
+    counts : ndarray, shape (n, T, K), uint16
+        Spike counts z_t.
+    u : ndarray, shape (n, T, K), float64, or None
+        Membrane potentials u_t the counts were drawn from (if recorded).
+    """
+
+    first: int
+    counts: np.ndarray
+    u: np.ndarray | None = None
+
+
+def count_dtype(params: IPVAEParameters) -> np.dtype:
+    """Unsigned integer type for the counts: uint16 while the clamp c_u keeps
+    exp(u) (at most ~exp(c_u) + 6 sqrt(exp(c_u)) counts per bin) well below 65,535."""
+    ceiling = np.exp(params.c_u)
+    return np.dtype(np.uint16 if ceiling + 10 * np.sqrt(ceiling) < 65535 else np.uint32)
+
+
+def configure_brian(cache_dir: str | None = None) -> None:
+    """Brian2 preferences for this package: one shared on-disk code cache, quiet logs.
+
+    The Cython cache folder is ``$IPVAE_CACHE_DIR/brian2-cython`` (default
+    ``~/.cache/ipvae-brian/brian2-cython``) so that every process, test and CI job
+    reuses the same compiled code (a cold compile takes ~20 s).
+    """
+    if cache_dir is None:
+        root = os.environ.get("IPVAE_CACHE_DIR") or os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "ipvae-brian")
+        cache_dir = os.path.join(root, "brian2-cython")
+    os.makedirs(cache_dir, exist_ok=True)
+    prefs.codegen.runtime.cython.cache_dir = cache_dir
+    prefs.codegen.runtime.cython.multiprocess_safe = True
+    brian2.BrianLogger.log_level_error()  # warnings surface as our own messages instead
+
+
+class IPVAENetwork:
+    """The iP-VAE as a Brian2 network, run over many stimuli in chunks.
+
+    Parameters
+    ----------
+    params : IPVAEParameters
+    steps : int
+        T, the number of bins per stimulus.
+    stream : bool
+        False (default): u <- u0 at the onset of every stimulus. True: no reset;
+        the stimuli (or movie frames) form one continuous input sequence.
+    movie : bool
+        True if the stimuli are movies (N x T x M, frame t drives bin t).
+    bin_width : Quantity
+        tau, the width of one bin (default 25 ms; it only sets the time axis).
+    record_u : bool
+        Also record u_t for every bin (N x T x K floats: memory heavy).
+    chunk_size : int, optional
+        Stimuli per ``Network.run`` call (default: as many as fit in
+        :data:`CHUNK_ENTRIES` count entries).
+    draw_counts : bool
+        If False the Poisson draw is switched off and ``latents.z`` keeps whatever
+        was set by hand (used by the tests to inject counts).
+
+    Examples
+    --------
+    >>> net = IPVAENetwork(IPVAEParameters.random(64, 32, seed=1), steps=16)
+    >>> counts = np.concatenate([c.counts for c in net.run(np.zeros((3, 64)), seed=0)])
+    >>> counts.shape
+    (3, 16, 32)
+    """
+
+    def __init__(self, params: IPVAEParameters, steps: int, *, stream: bool = False,
+                 movie: bool = False, bin_width=BIN_WIDTH, record_u: bool = False,
+                 chunk_size: int | None = None, draw_counts: bool = True):
+        if int(steps) != steps or steps < 1:
+            raise SimulationInputError(f"--steps must be a positive integer, got {steps}")
+        configure_brian()
+        self.params = params
+        self.steps = int(steps)
+        self.stream = stream
+        self.movie = movie
+        self.bin_width = bin_width
+        self.record_u = record_u
+        K = params.n_latents
+        entries = self.steps * K * (5 if record_u else 1)
+        self.chunk_size = int(chunk_size or max(1, CHUNK_ENTRIES // entries))
+        self.latents = LatentPopulation(params, bin_width, dt=bin_width)
+        self.lateral = LateralInhibition(self.latents, params)
+        self.poisson_counts = self.latents.run_regularly(
+            POISSON_COUNTS, when="before_thresholds", name="poisson_counts")
+        self.poisson_counts.active = draw_counts
+        self.membrane_update = self.latents.run_regularly(
+            MEMBRANE_UPDATE, when="after_synapses", name="membrane_update")
+        self.network = Network(self.latents, self.lateral, self.poisson_counts,
+                               self.membrane_update)
+        if not stream:
+            self.onset_reset = self.latents.run_regularly(
+                STIMULUS_ONSET_RESET, dt=self.steps * bin_width, when="start",
+                name="stimulus_onset_reset")
+            self.network.add(self.onset_reset)
+        self._monitors = ()
+
+    def _namespace(self, feedforward: TimedArray) -> dict:
+        p = self.params
+        return {"feedforward": feedforward, "softplus": softplus, "tau": self.bin_width,
+                "c_u": p.c_u, "c_du": p.c_du, "u_floor": p.u_floor}
+
+    def check_stimuli(self, x: np.ndarray) -> np.ndarray:
+        """Validate a stimulus array against the parameters and the mode; return it as float64."""
+        x = np.asarray(x, dtype=np.float64)
+        expected = "N x T x M (movies)" if self.movie else "N x M (one image per stimulus)"
+        if x.ndim != (3 if self.movie else 2):
+            raise SimulationInputError(f"stimuli must be {expected}, got shape {x.shape}")
+        if x.shape[0] < 1:
+            raise SimulationInputError("no stimuli to simulate (N = 0)")
+        if x.shape[-1] != self.params.n_pixels:
+            raise SimulationInputError(
+                f"the stimuli have {x.shape[-1]} pixels but the dictionary Phi has "
+                f"{self.params.n_pixels} rows (M): they must match")
+        if self.movie and x.shape[1] != self.steps:
+            raise SimulationInputError(
+                f"the movies have {x.shape[1]} frames but --steps is {self.steps}: one frame "
+                f"drives one bin, so they must match")
+        if not np.all(np.isfinite(x)):
+            raise SimulationInputError(
+                f"the stimuli contain {int(np.count_nonzero(~np.isfinite(x)))} NaN or infinite "
+                f"value(s)")
+        return x
+
+    def run(self, x: np.ndarray, seed: int | None = None,
+            progress: Callable[[float], None] | None = None,
+            initial_u: np.ndarray | None = None) -> Iterator[ChunkResult]:
+        """Simulate the stimuli, yielding one :class:`ChunkResult` per chunk.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, M), or (N, T, M) for movies
+        seed : int, optional
+            Seeds Brian2's random numbers (``brian2.seed``) before the first chunk;
+            the same seed and chunk size give the same counts bit for bit.
+        progress : callable, optional
+            Called with the number of stimuli done so far (a float, updated
+            during each chunk about once a second).
+        initial_u : ndarray, shape (K,), optional
+            Streaming mode only: the potential at the start (default u0).
+        """
+        x = self.check_stimuli(x)
+        if seed is not None:
+            brian2.seed(seed)
+        if self.stream:
+            self.latents.u = self.params.u0 if initial_u is None else initial_u
+        elif initial_u is not None:
+            raise SimulationInputError("initial_u is only used in streaming mode (no reset)")
+        drive = self.params.feedforward_drive(x)
+        K, T = self.params.n_latents, self.steps
+        tau = self.bin_width
+        for first in range(0, x.shape[0], self.chunk_size):
+            block = drive[first:first + self.chunk_size]
+            n = block.shape[0]
+            feedforward = TimedArray(block.reshape(-1, K),
+                                     dt=tau if self.movie else T * tau)
+            self.latents.t_chunk = self.network.t
+            spikes = SpikeMonitor(self.latents, variables=["z"], name="counts_monitor")
+            monitors = [spikes]
+            if self.record_u:
+                monitors.append(StateMonitor(self.latents, "u", record=True,
+                                             when="before_thresholds", order=-1,
+                                             clock=self.latents.clock, name="u_monitor"))
+            self.network.add(*monitors)
+            t_chunk = float(self.network.t)
+            report = None
+            if progress is not None:
+                def report(elapsed, completed, start, duration, _first=first, _n=n):
+                    progress(_first + completed * _n)
+            try:
+                self.network.run(n * T * tau, namespace=self._namespace(feedforward),
+                                 report=report, report_period=1 * brian2.second)
+            finally:
+                self.network.remove(*monitors)
+            counts = np.zeros((n, T, K), dtype=count_dtype(self.params))
+            step = np.rint((np.asarray(spikes.t_) - t_chunk) / float(tau)).astype(np.int64)
+            counts[step // T, step % T, np.asarray(spikes.i)] = np.asarray(spikes.z)
+            u = None
+            if self.record_u:
+                u = np.asarray(monitors[1].u_).T.reshape(n, T, K)
+            if progress is not None:
+                progress(first + n)
+            yield ChunkResult(first=first, counts=counts, u=u)
+
+    def simulate(self, x: np.ndarray, seed: int | None = None):
+        """All counts (and u if recorded) at once: ``(counts (N,T,K), u (N,T,K) or None)``.
+
+        Convenience for small sets; use :meth:`run` to stream large ones to a file.
+        """
+        chunks = list(self.run(x, seed=seed))
+        counts = np.concatenate([c.counts for c in chunks])
+        u = np.concatenate([c.u for c in chunks]) if self.record_u else None
+        return counts, u

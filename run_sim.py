@@ -1,0 +1,273 @@
+#!/usr/bin/env python
+"""Command line of the iP-VAE spiking-network simulator.
+
+    python run_sim.py simulate [--stimuli SPEC] [--params FILE | --random-params] ...
+    python run_sim.py stimuli [NAME --preview out.png]
+
+This file only wires the parts together (stimuli -> models -> recording ->
+analysis); the model lives in ``models/``. Run any command with ``--help``.
+Errors in the input are reported on one line on stderr with exit status 2;
+an interrupted run (Ctrl-C) exits with 130 and leaves no output file.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+
+EXIT_INPUT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+# --- simulate ------------------------------------------------------------------------------
+
+def load_stimuli(spec: str, n: int | None, seed: int):
+    """A StimulusSet from a file path or a catalogue spec (``natural16:test``, ``grating:...``)."""
+    from stimuli.stimulus_file import load_stimulus_file
+    if os.path.splitext(spec)[1].lower() in (".npy", ".h5", ".hdf5") or os.path.exists(spec):
+        stimuli = load_stimulus_file(spec)
+        return stimuli if n is None else stimuli.head(n)
+    from stimuli import catalog
+    return catalog.load(spec, n=n, seed=seed)
+
+
+def load_parameters(args, n_pixels: int):
+    """Parameters from ``--params``, ``--random-params``, or the shipped default."""
+    from models.parameters import IPVAEParameters
+    from models.shipped import default_parameters_path
+    if args.params and args.random_params:
+        raise_input("--params and --random-params exclude each other")
+    if args.random_params:
+        return IPVAEParameters.random(n_pixels, args.latents, seed=args.seed), \
+            f"random (seed {args.seed}, K = {args.latents})"
+    path = args.params or default_parameters_path(n_pixels)
+    if path is None:
+        say(args, f"note: no --params given and no shipped parameters for M = {n_pixels} "
+                  f"pixels; using random parameters (seed {args.seed}, K = {args.latents})")
+        return IPVAEParameters.random(n_pixels, args.latents, seed=args.seed), \
+            f"random (seed {args.seed}, K = {args.latents})"
+    return IPVAEParameters.load(path), path
+
+
+def raise_input(message: str):
+    from models.errors import SimulationInputError
+    raise SimulationInputError(message)
+
+
+def say(args, message: str):
+    if not getattr(args, "quiet", False):
+        print(message, flush=True)
+
+
+def parse_record(text: str) -> tuple:
+    from models.recording import OPTIONAL_RECORDS
+    items = tuple(s.strip() for s in text.split(",") if s.strip()) if text else ()
+    unknown = [s for s in items if s not in OPTIONAL_RECORDS]
+    if unknown:
+        raise_input(f"--record: unknown item(s) {', '.join(unknown)}; allowed: "
+                    f"{', '.join(OPTIONAL_RECORDS)}")
+    return items
+
+
+def cmd_simulate(args) -> int:
+    import numpy as np
+    from brian2 import ms
+    from analysis.metrics import fraction_zeros, r_squared
+    from models.atomic_file import check_output_path
+    from models.network import IPVAENetwork
+    from models.recording import RecordingWriter
+
+    if args.steps is not None and args.steps < 1:
+        raise_input(f"--steps must be a positive integer, got {args.steps}")
+    if args.n is not None and args.n < 1:
+        raise_input(f"--n must be a positive integer, got {args.n}")
+    if args.bin_width <= 0:
+        raise_input(f"--bin-width must be positive, got {args.bin_width} ms")
+    out = check_output_path(args.out)
+    record = parse_record(args.record)
+    stimuli = load_stimuli(args.stimuli, args.n, args.seed)
+    params, params_source = load_parameters(args, stimuli.n_pixels)
+    if stimuli.n_pixels != params.n_pixels:
+        raise_input(f"the stimuli have {stimuli.n_pixels} pixels but the dictionary Phi has "
+                    f"{params.n_pixels} rows (M) (parameters: {params_source}): they must match")
+    steps = args.steps or stimuli.n_frames or 128
+    N, K = stimuli.n_stimuli, params.n_latents
+    network = IPVAENetwork(params, steps, stream=args.stream, movie=stimuli.is_movie,
+                           bin_width=args.bin_width * ms, record_u="u" in record)
+    network.check_stimuli(stimuli.x)
+    say(args, f"Simulating {N:,} stimuli ({stimuli.name}, {stimuli.image_shape[0]}x"
+              f"{stimuli.image_shape[1]} pixels{', movies' if stimuli.is_movie else ''}) x "
+              f"{steps} bins through K = {K} neurons\n"
+              f"  mode discrete, bin {args.bin_width:g} ms, "
+              f"{'streaming (no reset)' if args.stream else 'u reset to u0 for every stimulus'}"
+              f", seed {args.seed}\n"
+              f"  parameters: {params_source}\n"
+              f"  records: counts{''.join(', ' + r for r in record)} -> {out}\n"
+              f"  (the first run on a machine compiles the network's code, ~20 s)")
+    attrs = {"seed": args.seed, "mode": "discrete", "bin_width": float(args.bin_width) / 1e3,
+             "bin_width_units": "s", "dt": float(args.bin_width) / 1e3, "dt_units": "s",
+             "stream": bool(args.stream), "params_source": str(params_source),
+             "command_line": args.command_line}
+    start = time.perf_counter()
+    last_x = stimuli.x[:, -1] if stimuli.is_movie else stimuli.x
+    r2_sum = zeros_last = zeros_all = total_counts = 0.0
+    with RecordingWriter(out, params, stimuli, steps, attrs=attrs, record=record) as writer, \
+            progress_bar(N, args.quiet) as bar:
+        for chunk in network.run(stimuli.x, seed=args.seed, progress=bar.update_to):
+            writer.append(chunk)
+            n = chunk.counts.shape[0]
+            x_hat = chunk.counts[:, -1].astype(np.float64) @ params.Phi.T
+            r2_sum += np.nansum(r_squared(last_x[chunk.first:chunk.first + n], x_hat))
+            zeros_last += fraction_zeros(chunk.counts[:, -1]) * n
+            zeros_all += fraction_zeros(chunk.counts) * n
+            total_counts += float(chunk.counts.sum(dtype=np.float64))
+    wall = time.perf_counter() - start
+    size = os.path.getsize(out) / 2 ** 20
+    rate = total_counts / (N * steps * K)
+    say(args, f"Done: {N:,} stimuli x {steps} bins x {K} neurons in {wall:.1f} s "
+              f"({N * steps / wall:,.0f} stimulus-bins/s). At the last bin (t = {steps - 1}) "
+              f"the mean R^2 of the reconstruction Phi z_t is {r2_sum / N:.3f} and "
+              f"{100 * zeros_last / N:.1f}% of counts are zero ({100 * zeros_all / N:.1f}% over "
+              f"all bins; mean {rate:.3f} spikes per neuron per bin). "
+              f"Wrote {out} ({size:.1f} MiB).")
+    return 0
+
+
+class progress_bar:
+    """A tqdm bar over stimuli (with time left), or nothing when quiet."""
+
+    def __init__(self, total: int, quiet: bool):
+        self.total, self.quiet, self.bar = total, quiet, None
+
+    def __enter__(self):
+        if not self.quiet:
+            from tqdm import tqdm
+            self.bar = tqdm(total=self.total, unit="stim", dynamic_ncols=True,
+                            desc="simulating", file=sys.stdout)
+        return self
+
+    def update_to(self, done: float):
+        if self.bar is not None:
+            self.bar.n = round(done, 1)
+            self.bar.refresh()
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+
+
+# --- stimuli -------------------------------------------------------------------------------
+
+def cmd_stimuli(args) -> int:
+    from stimuli import catalog
+    if args.name is None:
+        rows = catalog.available()
+        width = max(len(r["name"]) for r in rows)
+        for r in rows:
+            print(f"{r['name']:<{width}}  {r['kind']:<9}  {r['size']}")
+            print(f"{'':<{width}}  {r['description']}")
+            if r.get("parameters"):
+                print(f"{'':<{width}}  parameters: {r['parameters']}")
+        return 0
+    stimuli = catalog.load(args.name, n=args.n, seed=args.seed)
+    print(f"{stimuli.name}: {stimuli.n_stimuli:,} stimuli, {stimuli.image_shape[0]}x"
+          f"{stimuli.image_shape[1]} pixels"
+          f"{f', {stimuli.n_frames} frames each' if stimuli.is_movie else ''}; "
+          f"pixel mean {stimuli.x.mean():.3f}, std {stimuli.x.std():.3f}")
+    if args.preview:
+        from analysis.stimulus_figures import plot_stimulus_preview
+        from models.atomic_file import check_output_path
+        plot_stimulus_preview(stimuli, check_output_path(args.preview))
+        print(f"wrote {args.preview}")
+    return 0
+
+
+# --- the parser ----------------------------------------------------------------------------
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default, unless it has none worth showing (None, False, "")."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, "") or action.default is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = HelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="run_sim.py", description="The iterative Poisson VAE (Vafaii, Galor & Yates 2025) "
+        "as a Brian2 spiking network.", formatter_class=fmt)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sim = sub.add_parser(
+        "simulate", formatter_class=fmt, help="run the network on stimuli and record the counts",
+        description="Run the network for T bins on each stimulus and write an HDF5 recording "
+        "(counts N x T x K, optional u and reconstructions, the parameters and the stimuli).")
+    sim.add_argument("--stimuli", default="natural16:test", metavar="SPEC",
+                     help="a stimulus set from the catalogue (see `run_sim.py stimuli`), e.g. "
+                     "natural16:test, digits8:train, grating:orientation=45,sf=0.1,contrast=0.5; "
+                     "or a file: .npy (N x M or N x T x M) or HDF5 (dataset /stimuli/x or /x)")
+    sim.add_argument("--n", type=int, default=None,
+                     help="simulate only the first N stimuli of the set (default: all)")
+    sim.add_argument("--params", metavar="FILE",
+                     help="parameter file (HDF5, /params); default: the shipped parameters for "
+                     "the stimulus size, or random ones if none ship")
+    sim.add_argument("--random-params", action="store_true",
+                     help="use seeded random parameters (the authors' initialisation)")
+    sim.add_argument("--latents", type=int, default=512,
+                     help="K, the number of latent neurons, for random parameters")
+    sim.add_argument("--steps", type=int, default=None,
+                     help="T, bins per stimulus (default: 128, or a movie's frame count)")
+    sim.add_argument("--seed", type=int, default=0,
+                     help="seed of the Poisson draws (and of random parameters and noise stimuli)")
+    sim.add_argument("--stream", action="store_true",
+                     help="do not reset u to u0 between stimuli: one continuous input sequence")
+    sim.add_argument("--record", default="", metavar="LIST",
+                     help="extra datasets to record, comma-separated: u (membrane potentials), "
+                     "recon (reconstructions Phi z_t)")
+    sim.add_argument("--bin-width", type=float, default=25.0, metavar="MS",
+                     help="width tau of one bin in ms (sets the time axis only)")
+    sim.add_argument("--out", default="recording.h5", metavar="FILE.h5",
+                     help="output recording (written to a temporary file, renamed when complete)")
+    sim.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    sim.set_defaults(func=cmd_simulate)
+
+    stim = sub.add_parser("stimuli", formatter_class=fmt,
+                          help="list the stimulus sets, or describe and preview one",
+                          description="Without NAME: list the available stimulus sets and "
+                          "generators with their sizes. With NAME: load it and print its size; "
+                          "--preview draws a figure of examples.")
+    stim.add_argument("name", nargs="?", metavar="NAME", help="a stimulus spec, e.g. natural16:test")
+    stim.add_argument("--preview", metavar="OUT.png", help="write a figure of examples")
+    stim.add_argument("--n", type=int, default=None, help="use the first N stimuli")
+    stim.add_argument("--seed", type=int, default=0, help="seed of random generators")
+    stim.set_defaults(func=cmd_stimuli)
+    return parser
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    args.command_line = " ".join(["run_sim.py", *argv])
+    signal.signal(signal.SIGTERM, _terminate)
+    from models.errors import SimulationInputError
+    from stimuli.stimulus_set import StimulusError
+    try:
+        return args.func(args)
+    except (SimulationInputError, StimulusError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted: no output file was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
