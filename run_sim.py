@@ -85,6 +85,15 @@ def cmd_simulate(args) -> int:
         raise_input(f"--n must be a positive integer, got {args.n}")
     if args.bin_width <= 0:
         raise_input(f"--bin-width must be positive, got {args.bin_width} ms")
+    dt = args.bin_width if args.mode == "discrete" else args.dt
+    if args.mode == "discrete" and args.dt is not None and args.dt != args.bin_width:
+        raise_input("--dt is for --mode continuous (in discrete mode one step is one bin)")
+    if args.mode == "continuous":
+        dt = 0.5 if args.dt is None else args.dt
+        ratio = args.bin_width / dt if dt > 0 else -1
+        if dt <= 0 or ratio < 1 or abs(ratio - round(ratio)) > 1e-6 * ratio:
+            raise_input(f"--dt must be positive and divide --bin-width ({args.bin_width:g} ms) "
+                        f"a whole number of times, got {dt:g} ms")
     out = check_output_path(args.out)
     record = parse_record(args.record)
     stimuli = load_stimuli(args.stimuli, args.n, args.seed)
@@ -95,40 +104,53 @@ def cmd_simulate(args) -> int:
     steps = args.steps or stimuli.n_frames or 128
     N, K = stimuli.n_stimuli, params.n_latents
     network = IPVAENetwork(params, steps, stream=args.stream, movie=stimuli.is_movie,
-                           bin_width=args.bin_width * ms, record_u="u" in record)
+                           bin_width=args.bin_width * ms, dt=dt * ms, record_u="u" in record)
     network.check_stimuli(stimuli.x)
     say(args, f"Simulating {N:,} stimuli ({stimuli.name}, {stimuli.image_shape[0]}x"
               f"{stimuli.image_shape[1]} pixels{', movies' if stimuli.is_movie else ''}) x "
               f"{steps} bins through K = {K} neurons\n"
-              f"  mode discrete, bin {args.bin_width:g} ms, "
+              f"  mode {args.mode}, bin {args.bin_width:g} ms"
+              f"{f', dt {dt:g} ms' if network.continuous else ''}, "
               f"{'streaming (no reset)' if args.stream else 'u reset to u0 for every stimulus'}"
               f", seed {args.seed}\n"
               f"  parameters: {params_source}\n"
-              f"  records: counts{''.join(', ' + r for r in record)} -> {out}\n"
+              f"  records: counts{', spikes' if network.continuous else ''}"
+              f"{''.join(', ' + r for r in record)} -> {out}\n"
               f"  (the first run on a machine compiles the network's code, ~20 s)")
-    attrs = {"seed": args.seed, "mode": "discrete", "bin_width": float(args.bin_width) / 1e3,
-             "bin_width_units": "s", "dt": float(args.bin_width) / 1e3, "dt_units": "s",
+    attrs = {"seed": args.seed, "mode": network.mode, "bin_width": float(args.bin_width) / 1e3,
+             "bin_width_units": "s", "dt": float(dt) / 1e3, "dt_units": "s",
              "stream": bool(args.stream), "params_source": str(params_source),
              "command_line": args.command_line}
     start = time.perf_counter()
     last_x = stimuli.x[:, -1] if stimuli.is_movie else stimuli.x
     r2_sum = zeros_last = zeros_all = total_counts = 0.0
-    with RecordingWriter(out, params, stimuli, steps, attrs=attrs, record=record) as writer, \
+    r2_defined = 0  # R^2 is undefined for a constant stimulus (e.g. a blank frame)
+    with RecordingWriter(out, params, stimuli, steps, attrs=attrs, record=record,
+                         spikes=network.continuous) as writer, \
             progress_bar(N, args.quiet) as bar:
         for chunk in network.run(stimuli.x, seed=args.seed, progress=bar.update_to):
             writer.append(chunk)
             n = chunk.counts.shape[0]
             x_hat = chunk.counts[:, -1].astype(np.float64) @ params.Phi.T
-            r2_sum += np.nansum(r_squared(last_x[chunk.first:chunk.first + n], x_hat))
+            r2 = r_squared(last_x[chunk.first:chunk.first + n], x_hat)
+            r2_sum += np.nansum(r2)
+            r2_defined += int(np.count_nonzero(np.isfinite(r2)))
             zeros_last += fraction_zeros(chunk.counts[:, -1]) * n
             zeros_all += fraction_zeros(chunk.counts) * n
             total_counts += float(chunk.counts.sum(dtype=np.float64))
     wall = time.perf_counter() - start
     size = os.path.getsize(out) / 2 ** 20
     rate = total_counts / (N * steps * K)
+    if r2_defined == N:
+        r2_text = f"the mean R^2 of the reconstruction Phi z_t is {r2_sum / N:.3f}"
+    elif r2_defined:
+        r2_text = (f"the mean R^2 of the reconstruction Phi z_t is {r2_sum / r2_defined:.3f} "
+                   f"(over the {r2_defined:,} non-constant stimuli)")
+    else:
+        r2_text = "R^2 is undefined (every stimulus is constant there)"
     say(args, f"Done: {N:,} stimuli x {steps} bins x {K} neurons in {wall:.1f} s "
               f"({N * steps / wall:,.0f} stimulus-bins/s). At the last bin (t = {steps - 1}) "
-              f"the mean R^2 of the reconstruction Phi z_t is {r2_sum / N:.3f} and "
+              f"{r2_text} and "
               f"{100 * zeros_last / N:.1f}% of counts are zero ({100 * zeros_all / N:.1f}% over "
               f"all bins; mean {rate:.3f} spikes per neuron per bin). "
               f"Wrote {out} ({size:.1f} MiB).")
@@ -228,8 +250,15 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--record", default="", metavar="LIST",
                      help="extra datasets to record, comma-separated: u (membrane potentials), "
                      "recon (reconstructions Phi z_t)")
+    sim.add_argument("--mode", choices=("discrete", "continuous"), default="discrete",
+                     help="discrete: one time step per bin (the paper's algorithm); "
+                     "continuous: steps of --dt within each bin, spikes as a Poisson process "
+                     "with rate exp(u)/tau, spike times recorded")
     sim.add_argument("--bin-width", type=float, default=25.0, metavar="MS",
-                     help="width tau of one bin in ms (sets the time axis only)")
+                     help="width tau of one bin in ms")
+    sim.add_argument("--dt", type=float, default=None, metavar="MS",
+                     help="time step of the continuous mode in ms (default 0.5); must divide "
+                     "--bin-width")
     sim.add_argument("--out", default="recording.h5", metavar="FILE.h5",
                      help="output recording (written to a temporary file, renamed when complete)")
     sim.add_argument("--quiet", action="store_true", help="print nothing but errors")

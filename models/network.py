@@ -1,11 +1,11 @@
-"""The iP-VAE as a Brian2 spiking network (discrete-bin mode).
+"""The iP-VAE as a Brian2 spiking network, in discrete bins or in continuous time.
 
-One Brian2 time step is one time bin of width tau (``bin_width``). In every bin
-the K latent neurons of a :class:`LatentPopulation` draw integer spike counts
-from their membrane potentials, the :class:`LateralInhibition` synapses carry
-each count to every neuron, and the membrane potentials take one step of
-natural-gradient descent on the free energy (model.md; Vafaii, Galor & Yates
-2025, Eq. for ``du``)::
+Discrete mode (the paper's algorithm): one Brian2 time step is one time bin of
+width tau (``bin_width``). In every bin the K latent neurons of a
+:class:`LatentPopulation` draw integer spike counts from their membrane
+potentials, the :class:`LateralInhibition` synapses carry each count to every
+neuron, and the membrane potentials take one step of natural-gradient descent
+on the free energy (model.md; Vafaii, Galor & Yates 2025)::
 
     z_t     ~ Poisson(exp(u_t))                                   (counts of bin t)
     du_t    = eta * (Phi^T x / sigma^2 - (Phi^T diag(1/sigma^2) Phi) z_t - b)
@@ -18,20 +18,39 @@ K x K matrix W of lateral synapses (its diagonal is self-inhibition): every
 spike of neuron j moves neuron i's input by W_ij. The prediction error
 (x - Phi z) / sigma^2 is never sent as a signal.
 
-Order of operations within one bin (Brian2 scheduling slots):
+Continuous mode: the same equation strings with a time step dt much smaller
+than the bin (``dt = bin_width / n``). In each step a neuron fires
+Poisson(exp(u) dt / tau) spikes, i.e. a Poisson process of rate exp(u) / tau;
+every spike of neuron j moves u_i by eta W_ij at the end of the step in which
+it occurs; between spikes u drifts by eta (I_ff - b) / tau per unit time. Over
+one bin the expected change of u is therefore eta (I_ff - b + sum_j W_ij
+E[z_j]), the discrete update, and the expected count is exp(u) per bin. The
+two modes differ in the order of events within a bin: in discrete mode all
+counts of a bin are drawn from u_t and act together at the end of the bin; in
+continuous mode a spike early in the bin already inhibits (or excites) the
+others for the rest of it, so the rates follow the dynamics within the bin.
+The differences are O(dt/tau) per step plus this within-bin feedback, which is
+small while eta |W| exp(u) << 1. The soft bounds are applied every step;
+their effect for values well below the bound, -exp(v - c) per application,
+would grow as tau / dt applications per bin, so both bounds are shifted by
+``bound_shift = log(tau / dt)`` (exactly 0 in discrete mode): the soft
+ceilings then pull with the same -exp(u - c_u) per bin whatever dt is, which
+has a proper limit as dt -> 0.
 
-===================  ===============================================================
-slot                 what happens
-===================  ===============================================================
-``start``            u <- u0 at the onset of each stimulus (not in streaming mode)
-``before_thresholds``  z = poisson(exp(u) dt / tau), the counts of this bin
-``thresholds``       neurons with z > 0 emit a spike event (recorded with their z)
-``synapses``         each event adds w_ij z_j to ``lateral`` of every neuron i
-``after_synapses``   the membrane update above, then ``lateral`` <- 0
-===================  ===============================================================
+Order of operations within one step (Brian2 scheduling slots):
+
+=====================  ===============================================================
+slot                   what happens
+=====================  ===============================================================
+``start``              u <- u0 at the onset of each stimulus (not in streaming mode)
+``before_thresholds``  z = poisson(exp(u) dt / tau), the counts of this step
+``thresholds``         neurons with z > 0 emit a spike event (recorded with their z)
+``synapses``           each event adds w_ij z_j to ``lateral`` of every neuron i
+``after_synapses``     the membrane update, then ``lateral`` <- 0
+=====================  ===============================================================
 
 The lateral propagation is event-driven: its cost is (number of neurons with
-a non-zero count) x K per bin, not K^2, which pays off because the counts are
+a non-zero count) x K per step, not K^2, which pays off because the counts are
 sparse (the paper reports 37% to 77% zeros).
 
 Many stimuli run back to back in one long ``Network.run`` per chunk of
@@ -68,8 +87,8 @@ CHUNK_ENTRIES = 2 ** 24
 
 LATENT_EQUATIONS = """
 u : 1                                  # membrane potential u_k: log firing rate, log(counts/bin)
-z : integer                            # spike count z_k of the current bin
-lateral : 1                            # lateral input sum_j W_kj z_j of this bin (from synapses)
+z : integer                            # spike count z_k of the current step (bin)
+lateral : 1                            # lateral input sum_j W_kj z_j of this step (synapses)
 I_ff = feedforward(t - t_chunk, i) : 1  # feed-forward drive (Phi^T x / sigma^2)_k of the stimulus
 u0 : 1 (constant)                      # prior log-rate u0_k, where u starts for every stimulus
 b : 1 (constant)                       # bias b_k = exp(log_bias_k), a drive toward silence
@@ -82,12 +101,14 @@ POISSON_COUNTS = "z = poisson(exp(u) * dt / tau)"
 
 #: One step of the membrane potential (model.md). ``lateral`` = sum_j W_kj z_j = -(Phi^T
 #: Sigma^-1 Phi z)_k; with dt = tau, du = eta (Phi^T x / sigma^2 - Phi^T Sigma^-1 Phi z - b).
+#: ``bound_shift`` = log(tau / dt) is 0 in discrete mode (see the module docstring).
 MEMBRANE_UPDATE = """
-du = eta * ((I_ff - b) * dt / tau + lateral)                   # natural-gradient step on F
-du_bounded = c_du - softplus(c_du - du)                        # soft upper bound on the step
-u = c_u - softplus(c_u - clip(u + du_bounded, u_floor, inf))   # soft upper bound, hard floor
-lateral = 0                                                    # consumed, refilled in the next bin
+du = eta * ((I_ff - b) * dt / tau + lateral)        # natural-gradient step on F
+du_bounded = (c_du + bound_shift) - softplus((c_du + bound_shift) - du)    # soft bound on du
+u = (c_u + bound_shift) - softplus((c_u + bound_shift) - clip(u + du_bounded, u_floor, inf))
+lateral = 0                                         # consumed, refilled in the next step
 """
+# (the last line but one: soft upper bound c_u and hard floor u_floor on the potential)
 
 #: Reset of the potential to the prior at the onset of every stimulus.
 STIMULUS_ONSET_RESET = "u = u0"
@@ -95,7 +116,7 @@ STIMULUS_ONSET_RESET = "u = u0"
 #: Weight of the lateral synapse from neuron j (pre) to neuron i (post).
 LATERAL_SYNAPSE_MODEL = "w : 1 (constant)   # W_ij = -(Phi^T diag(1/sigma^2) Phi)_ij"
 
-#: Each of the z_j spikes of neuron j in this bin moves neuron i's input by W_ij.
+#: Each of the z_j spikes of neuron j in this step moves neuron i's input by W_ij.
 LATERAL_ON_PRE = "lateral_post += w * z_pre"
 
 
@@ -171,15 +192,23 @@ class ChunkResult:
     ----------
     first : int
         Index of the chunk's first stimulus in the whole set.
-    counts : ndarray, shape (n, T, K), uint16
-        Spike counts z_t.
+    counts : ndarray, shape (n, T, K), unsigned int
+        Spike counts z_t per bin (in continuous mode: the spikes falling in each bin).
     u : ndarray, shape (n, T, K), float64, or None
-        Membrane potentials u_t the counts were drawn from (if recorded).
+        Membrane potentials u_t at the start of every bin (if recorded).
+    spike_times : ndarray, shape (S,), float64, or None
+        Continuous mode: time of every spike in seconds from the start of its
+        stimulus (the start of the dt step it fell in); None in discrete mode.
+    spike_neurons, spike_stimuli : ndarray, shape (S,), or None
+        Neuron index and (global) stimulus index of every spike.
     """
 
     first: int
     counts: np.ndarray
     u: np.ndarray | None = None
+    spike_times: np.ndarray | None = None
+    spike_neurons: np.ndarray | None = None
+    spike_stimuli: np.ndarray | None = None
 
 
 def count_dtype(params: IPVAEParameters) -> np.dtype:
@@ -220,9 +249,14 @@ class IPVAENetwork:
     movie : bool
         True if the stimuli are movies (N x T x M, frame t drives bin t).
     bin_width : Quantity
-        tau, the width of one bin (default 25 ms; it only sets the time axis).
+        tau, the width of one bin (default 25 ms; in discrete mode it only sets
+        the time axis).
+    dt : Quantity, optional
+        Simulation time step. Default (None): ``bin_width``, the discrete mode.
+        A divisor of ``bin_width`` (e.g. 0.5 ms for 25 ms bins) gives the
+        continuous-time mode, with spike times.
     record_u : bool
-        Also record u_t for every bin (N x T x K floats: memory heavy).
+        Also record u_t at the start of every bin (N x T x K floats: memory heavy).
     chunk_size : int, optional
         Stimuli per ``Network.run`` call (default: as many as fit in
         :data:`CHUNK_ENTRIES` count entries).
@@ -233,27 +267,38 @@ class IPVAENetwork:
     Examples
     --------
     >>> net = IPVAENetwork(IPVAEParameters.random(64, 32, seed=1), steps=16)
-    >>> counts = np.concatenate([c.counts for c in net.run(np.zeros((3, 64)), seed=0)])
+    >>> counts, _ = net.simulate(np.zeros((3, 64)), seed=0)
     >>> counts.shape
     (3, 16, 32)
     """
 
     def __init__(self, params: IPVAEParameters, steps: int, *, stream: bool = False,
-                 movie: bool = False, bin_width=BIN_WIDTH, record_u: bool = False,
+                 movie: bool = False, bin_width=BIN_WIDTH, dt=None, record_u: bool = False,
                  chunk_size: int | None = None, draw_counts: bool = True):
         if int(steps) != steps or steps < 1:
             raise SimulationInputError(f"--steps must be a positive integer, got {steps}")
+        if not float(bin_width) > 0:
+            raise SimulationInputError(f"the bin width must be positive, got {bin_width}")
+        dt = bin_width if dt is None else dt
+        ratio = float(bin_width / dt) if float(dt) > 0 else -1.0
+        if ratio < 1 - 1e-9 or abs(ratio - round(ratio)) > 1e-6 * ratio:
+            raise SimulationInputError(
+                f"dt ({dt}) must be positive and divide the bin width ({bin_width}) a whole "
+                f"number of times")
         configure_brian()
         self.params = params
         self.steps = int(steps)
         self.stream = stream
         self.movie = movie
         self.bin_width = bin_width
+        self.substeps = int(round(ratio))
+        self.dt = bin_width / self.substeps
+        self.continuous = self.substeps > 1
         self.record_u = record_u
         K = params.n_latents
         entries = self.steps * K * (5 if record_u else 1)
         self.chunk_size = int(chunk_size or max(1, CHUNK_ENTRIES // entries))
-        self.latents = LatentPopulation(params, bin_width, dt=bin_width)
+        self.latents = LatentPopulation(params, bin_width, dt=self.dt)
         self.lateral = LateralInhibition(self.latents, params)
         self.poisson_counts = self.latents.run_regularly(
             POISSON_COUNTS, when="before_thresholds", name="poisson_counts")
@@ -267,12 +312,17 @@ class IPVAENetwork:
                 STIMULUS_ONSET_RESET, dt=self.steps * bin_width, when="start",
                 name="stimulus_onset_reset")
             self.network.add(self.onset_reset)
-        self._monitors = ()
+
+    @property
+    def mode(self) -> str:
+        """"discrete" (dt = bin width) or "continuous" (dt < bin width)."""
+        return "continuous" if self.continuous else "discrete"
 
     def _namespace(self, feedforward: TimedArray) -> dict:
         p = self.params
         return {"feedforward": feedforward, "softplus": softplus, "tau": self.bin_width,
-                "c_u": p.c_u, "c_du": p.c_du, "u_floor": p.u_floor}
+                "c_u": p.c_u, "c_du": p.c_du, "u_floor": p.u_floor,
+                "bound_shift": float(np.log(self.substeps))}
 
     def check_stimuli(self, x: np.ndarray) -> np.ndarray:
         """Validate a stimulus array against the parameters and the mode; return it as float64."""
@@ -334,7 +384,7 @@ class IPVAENetwork:
             if self.record_u:
                 monitors.append(StateMonitor(self.latents, "u", record=True,
                                              when="before_thresholds", order=-1,
-                                             clock=self.latents.clock, name="u_monitor"))
+                                             dt=tau, name="u_monitor"))
             self.network.add(*monitors)
             t_chunk = float(self.network.t)
             report = None
@@ -346,15 +396,35 @@ class IPVAENetwork:
                                  report=report, report_period=1 * brian2.second)
             finally:
                 self.network.remove(*monitors)
-            counts = np.zeros((n, T, K), dtype=count_dtype(self.params))
-            step = np.rint((np.asarray(spikes.t_) - t_chunk) / float(tau)).astype(np.int64)
-            counts[step // T, step % T, np.asarray(spikes.i)] = np.asarray(spikes.z)
-            u = None
-            if self.record_u:
-                u = np.asarray(monitors[1].u_).T.reshape(n, T, K)
+            result = self._collect(first, n, t_chunk, spikes,
+                                   monitors[1] if self.record_u else None)
             if progress is not None:
                 progress(first + n)
-            yield ChunkResult(first=first, counts=counts, u=u)
+            yield result
+
+    def _collect(self, first, n, t_chunk, spikes, u_monitor) -> ChunkResult:
+        """Turn the chunk's monitors into counts per bin (and spike times, u)."""
+        K, T, sub = self.params.n_latents, self.steps, self.substeps
+        step = np.rint((np.asarray(spikes.t_) - t_chunk) / float(self.dt)).astype(np.int64)
+        neuron = np.asarray(spikes.i, dtype=np.int64)
+        z = np.asarray(spikes.z, dtype=np.int64)
+        counts = np.zeros((n, T, K), dtype=count_dtype(self.params))
+        bins = step // sub
+        if sub == 1:
+            counts[bins // T, bins % T, neuron] = z
+        else:
+            flat = np.bincount((bins * K + neuron), weights=z, minlength=n * T * K)
+            counts[...] = flat.reshape(n, T, K)
+        u = None if u_monitor is None else np.asarray(u_monitor.u_).T.reshape(n, T, K)
+        if not self.continuous:
+            return ChunkResult(first=first, counts=counts, u=u)
+        # a step with z > 1 holds z spikes at the same time (the start of the step)
+        step, neuron = np.repeat(step, z), np.repeat(neuron, z)
+        stimulus = step // (sub * T)
+        times = (step - stimulus * sub * T) * float(self.dt)
+        return ChunkResult(first=first, counts=counts, u=u, spike_times=times,
+                           spike_neurons=neuron.astype(np.uint32),
+                           spike_stimuli=(stimulus + first).astype(np.uint32))
 
     def simulate(self, x: np.ndarray, seed: int | None = None):
         """All counts (and u if recorded) at once: ``(counts (N,T,K), u (N,T,K) or None)``.

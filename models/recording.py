@@ -14,6 +14,9 @@ attributes; the root has ``format = "ipvae-brian/recording"`` and
     /counts                (N, T, K) unsigned integers: spike counts z_t, chunked, gzip
     /u                     (N, T, K) float64, optional: u_t the counts were drawn from
     /reconstructions       (N, T, M) float32, optional: x_hat_t = Phi z_t
+    /spikes/{times, neurons, stimuli}   continuous mode: one entry per spike; times in
+                           seconds from the onset of the spike's stimulus (stimulus n
+                           starts at n T tau of the run when u is reset per stimulus)
 
 The file is written under a temporary name in the output folder and renamed
 when complete (:func:`models.atomic_file.atomic_output`).
@@ -100,6 +103,8 @@ class RecordingWriter:
         Root attributes (seed, mode, bin_width, dt, stream, command_line, ...).
     record : iterable of str
         Optional datasets: ``"u"`` and/or ``"recon"``.
+    spikes : bool
+        Continuous mode: also store every spike (``/spikes``).
 
     Examples
     --------
@@ -109,7 +114,7 @@ class RecordingWriter:
     """
 
     def __init__(self, path, params: IPVAEParameters, stimuli: StimulusSet, steps: int,
-                 attrs: dict | None = None, record=()):
+                 attrs: dict | None = None, record=(), spikes: bool = False):
         unknown = set(record) - set(OPTIONAL_RECORDS)
         if unknown:
             raise FileFormatError(f"unknown --record item(s) {sorted(unknown)}; allowed: "
@@ -120,6 +125,7 @@ class RecordingWriter:
         self.steps = int(steps)
         self.attrs = dict(attrs or {})
         self.record = tuple(record)
+        self.spikes = spikes
         self._stack = contextlib.ExitStack()
         self.file = None
         self.n_written = 0
@@ -179,6 +185,19 @@ class RecordingWriter:
             r.attrs["description"] = ("reconstruction x_hat_t = Phi z_t of bin t (stimulus, "
                                       "bin, pixel), stored as float32")
             r.attrs["units"] = "z-scored pixel intensity"
+        if self.spikes:
+            g = f.create_group("spikes")
+            g.attrs["description"] = ("every spike of the continuous-time mode; a step with "
+                                      "z > 1 holds z spikes at the same time")
+            for name, dtype, units, description in (
+                    ("times", np.float64, "s", "spike time from the onset of its stimulus "
+                     "(start of the time step it fell in)"),
+                    ("neurons", np.uint32, "1", "index of the latent neuron that spiked"),
+                    ("stimuli", np.uint32, "1", "index of the stimulus it was shown")):
+                d = g.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
+                                     chunks=(2 ** 16,), compression="gzip", compression_opts=1)
+                d.attrs["description"] = description
+                d.attrs["units"] = units
 
     def append(self, chunk: ChunkResult) -> None:
         """Write the next chunk of results (chunks arrive in stimulus order)."""
@@ -191,6 +210,13 @@ class RecordingWriter:
             self.file["u"][sl] = chunk.u
         if "recon" in self.record:
             self.file["reconstructions"][sl] = chunk.counts @ self.params.Phi.T
+        if self.spikes:
+            g = self.file["spikes"]
+            for name, values in (("times", chunk.spike_times), ("neurons", chunk.spike_neurons),
+                                 ("stimuli", chunk.spike_stimuli)):
+                d = g[name]
+                d.resize((d.shape[0] + values.shape[0],))
+                d[d.shape[0] - values.shape[0]:] = values
         self.n_written = sl.stop
 
 
@@ -217,6 +243,7 @@ class Recording:
         self.attrs = dict(file.attrs)
         self.u = file["u"] if "u" in file else None
         self.reconstructions = file["reconstructions"] if "reconstructions" in file else None
+        self.spikes = file["spikes"] if "spikes" in file else None
 
     @classmethod
     def open(cls, path) -> "Recording":
