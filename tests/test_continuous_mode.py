@@ -1,0 +1,92 @@
+"""Continuous-time mode: the same equations with dt << tau agree with the discrete mode
+in their bin-averaged statistics."""
+import numpy as np
+import pytest
+from brian2 import ms
+
+from models.errors import SimulationInputError
+from models.network import IPVAENetwork
+from models.parameters import IPVAEParameters
+
+K, M, T, TRIALS = 64, 64, 16, 600
+SUBSTEPS = 20  # dt = tau / 20
+
+
+@pytest.fixture(scope="module")
+def near_equilibrium():
+    """Parameters whose prior u0 sits at the discrete mode's fixed point for one stimulus.
+
+    The two modes order events differently within a bin: in discrete mode all counts of
+    bin t are drawn from u_t; in continuous mode u moves during the bin, so the expected
+    count is (exp(du) - 1) / du times exp(u_t) for a drift du per bin. Near the fixed
+    point du -> 0 and only this small term and the O(dt / tau) step error remain;
+    starting there isolates them (the lateral synapses are what holds the fixed point).
+    """
+    params = IPVAEParameters.random(M, K, seed=2, column_norm=0.25)
+    x = np.random.default_rng(0).standard_normal((1, M))
+    counts, _ = IPVAENetwork(params, 64).simulate(np.repeat(x, 200, axis=0), seed=3)
+    rate = counts[:, 32:].mean(axis=(0, 1))
+    u_star = np.log(np.maximum(rate, np.exp(-6.0)))
+    return params.replace(u0=u_star), np.repeat(x, TRIALS, axis=0)
+
+
+def _mean_counts(params, x, continuous, lateral=True):
+    net = IPVAENetwork(params, T, dt=25 * ms / SUBSTEPS if continuous else None,
+                       record_u=not continuous)
+    net.lateral.active = lateral
+    counts, u = net.simulate(x, seed=5 if continuous else 6)
+    return counts.astype(float), u
+
+
+def _tolerance(discrete, u, continuous):
+    """Per (bin, neuron): 4.5 standard errors of the difference of the two means, plus
+    the systematic terms relative to the mean count: the within-bin drift
+    (exp(|du|) - 1) / |du| - 1 ~ |du| / 2, with du the discrete mode's mean change of u
+    over the bin, and dt / tau, the error of holding the rate for one step."""
+    n = discrete.shape[0]
+    se = np.sqrt(discrete.var(axis=0, ddof=1) / n + continuous.var(axis=0, ddof=1) / n)
+    du = np.abs(np.diff(u.mean(axis=0), axis=0))
+    du = np.concatenate([du, du[-1:]])  # the last bin's u_{t+1} is not recorded
+    ramp = np.where(du > 1e-9, np.expm1(du) / np.maximum(du, 1e-9) - 1, 0.0)
+    return 4.5 * se + discrete.mean(axis=0) * (ramp + 1.0 / SUBSTEPS)
+
+
+def test_bin_averaged_counts_agree(near_equilibrium):
+    params, x = near_equilibrium
+    discrete, u = _mean_counts(params, x, continuous=False)
+    continuous, _ = _mean_counts(params, x, continuous=True)
+    assert discrete.mean() > 0.1, "too few spikes for a meaningful comparison"
+    diff = np.abs(continuous.mean(axis=0) - discrete.mean(axis=0))
+    tol = _tolerance(discrete, u, continuous)
+    assert np.all(diff <= tol), f"worst excess {np.max(diff - tol):.4f}"
+    assert abs(continuous.sum() / discrete.sum() - 1) < 0.02  # measured: 0.1%
+
+
+@pytest.mark.parametrize("which", ["discrete", "continuous"])
+def test_agreement_fails_without_the_lateral_term(near_equilibrium, which):
+    """Removing the lateral synapses from either mode breaks the agreement."""
+    params, x = near_equilibrium
+    discrete, u = _mean_counts(params, x, continuous=False, lateral=which != "discrete")
+    continuous, _ = _mean_counts(params, x, continuous=True, lateral=which != "continuous")
+    diff = np.abs(continuous.mean(axis=0) - discrete.mean(axis=0))
+    assert np.mean(diff > _tolerance(discrete, u, continuous)) > 0.2  # measured: 34%
+
+
+def test_dt_must_divide_the_bin():
+    params = IPVAEParameters.random(16, 4, seed=0)
+    with pytest.raises(SimulationInputError, match="must be positive and divide the bin"):
+        IPVAENetwork(params, 4, dt=0.3 * ms)
+
+
+def test_spike_times_match_counts():
+    params = IPVAEParameters.random(M, K, seed=2, column_norm=0.5)
+    x = np.random.default_rng(1).standard_normal((3, M))
+    net = IPVAENetwork(params, 8, dt=2.5 * ms)
+    chunk = next(net.run(x, seed=0))
+    assert chunk.spike_times.size == chunk.counts.sum() > 0
+    tau = 0.025
+    bins = np.floor(chunk.spike_times / tau + 1e-9).astype(int)
+    rebuilt = np.zeros_like(chunk.counts)
+    np.add.at(rebuilt, (chunk.spike_stimuli, bins, chunk.spike_neurons), 1)
+    np.testing.assert_array_equal(rebuilt, chunk.counts)
+    assert chunk.spike_times.min() >= 0 and chunk.spike_times.max() < 8 * tau
