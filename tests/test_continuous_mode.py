@@ -32,8 +32,7 @@ def near_equilibrium():
 
 def _mean_counts(params, x, continuous, lateral=True):
     net = IPVAENetwork(params, T, dt=25 * ms / SUBSTEPS if continuous else None,
-                       record_u=not continuous)
-    net.lateral.active = lateral
+                       record_u=not continuous, lateral_inhibition=lateral)
     counts, u = net.simulate(x, seed=5 if continuous else 6)
     return counts.astype(float), u
 

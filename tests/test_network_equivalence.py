@@ -1,4 +1,5 @@
-"""The Brian2 network computes model.md's update: exactly for one step, and in distribution."""
+"""The Brian2 network computes model.md's update: exactly for one step, and in distribution,
+with both engines (Brian2 runtime and cpp_standalone)."""
 import numpy as np
 import pytest
 
@@ -7,18 +8,26 @@ from models.parameters import IPVAEParameters
 from models.reference import infer, membrane_update
 
 
-def test_one_step_equals_reference_with_clamps_active():
-    """Same u_t and injected z_t: Brian2's u_{t+1} equals the reference to 1e-10 (float64)."""
+ENGINES = ["runtime", "standalone"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_one_step_equals_reference_with_clamps_active(engine):
+    """Same u_t and injected z_t: Brian2's u_{t+1} equals the reference to 1e-10 (float64).
+
+    The potential is recorded at the start of every bin, so with two bins the second
+    recorded value is u_{t+1} = update(u_t, z_t)."""
     rng = np.random.default_rng(7)
     params = IPVAEParameters.random(64, 64, seed=3, column_norm=1.5).replace(
         log_bias=rng.normal(-3, 1, 64), log_lr=np.log(0.7))
     x = 4.0 * rng.standard_normal((1, 64))
     u = rng.uniform(-10.0, 12.0, 64)
     z = rng.poisson(np.exp(np.minimum(u, 2.5)))
-    net = IPVAENetwork(params, steps=1, stream=True, draw_counts=False)
-    net.latents.z = z
-    list(net.run(x, initial_u=u))
-    u_brian = np.asarray(net.latents.u[:])
+    net = IPVAENetwork(params, steps=2, stream=True, draw_counts=False, record_u=True,
+                       engine=engine)
+    _, recorded = net.simulate(x, initial_u=u, initial_z=z)
+    np.testing.assert_array_equal(recorded[0, 0], u)
+    u_brian = recorded[0, 1]
     u_ref = membrane_update(params, u[None], z[None], params.feedforward_drive(x))[0]
     # the states must exercise the soft clamps and the floor, or this test proves little
     drive = params.eta * (params.feedforward_drive(x)[0] + z @ params.lateral_weights
@@ -29,9 +38,10 @@ def test_one_step_equals_reference_with_clamps_active():
     np.testing.assert_allclose(u_brian, u_ref, rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("stream,movie", [(False, False), (True, False), (False, True),
                                           (True, True)])
-def test_replaying_recorded_counts_reproduces_every_potential(stream, movie):
+def test_replaying_recorded_counts_reproduces_every_potential(stream, movie, engine):
     """Over whole runs (resets, streaming, movies): feeding the network's own counts to the
     reference update reproduces every recorded u_t to 1e-10."""
     rng = np.random.default_rng(11)
@@ -39,7 +49,7 @@ def test_replaying_recorded_counts_reproduces_every_potential(stream, movie):
     T, N = 12, 6
     x = 2.0 * rng.standard_normal((N, T, 36) if movie else (N, 36))
     net = IPVAENetwork(params, steps=T, stream=stream, movie=movie, record_u=True,
-                       chunk_size=2)  # several chunks, so chunk boundaries are tested too
+                       chunk_size=4, engine=engine)  # 6 stimuli: a full and a padded chunk
     counts, u = net.simulate(x, seed=4)
     drive = params.feedforward_drive(x)
     expected = np.empty_like(u)
@@ -56,14 +66,15 @@ def test_replaying_recorded_counts_reproduces_every_potential(stream, movie):
     np.testing.assert_allclose(u, expected, rtol=0, atol=1e-10)
 
 
-def test_counts_follow_the_reference_in_distribution():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_counts_follow_the_reference_in_distribution(engine):
     """2,000 trials, K = 32, M = 64, T = 16: every neuron's mean count at every bin agrees
     with the numpy reference within 4.5 standard errors of the difference of two
     independent means, and counts given u are Poisson (variance / mean = 1)."""
     trials, T = 2000, 16
     params = IPVAEParameters.random(64, 32, seed=1, column_norm=0.5)
     x = np.repeat(np.random.default_rng(0).standard_normal((1, 64)), trials, axis=0)
-    counts, u = IPVAENetwork(params, steps=T, record_u=True).simulate(x, seed=1)
+    counts, u = IPVAENetwork(params, steps=T, record_u=True, engine=engine).simulate(x, seed=1)
     ref, _ = infer(params, x, T, np.random.default_rng(2))
     counts = counts.astype(float)
     se = np.sqrt(counts.var(axis=0, ddof=1) / trials + ref.var(axis=0, ddof=1) / trials)
@@ -81,13 +92,29 @@ def test_counts_follow_the_reference_in_distribution():
     assert abs(np.sum(counts - lam)) < 4.5 * np.sqrt(np.sum(lam))
 
 
-def test_lateral_inhibition_matters():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_lateral_inhibition_matters(engine):
     """Removing the lateral synapses changes the result: the equivalence above is not
     satisfied by a network without the K x K term."""
     params = IPVAEParameters.random(64, 32, seed=1, column_norm=0.5)
     x = np.random.default_rng(0).standard_normal((200, 64))
-    net = IPVAENetwork(params, steps=16)
-    net.lateral.active = False
+    net = IPVAENetwork(params, steps=16, lateral_inhibition=False, engine=engine)
     counts, _ = net.simulate(x, seed=1)
     ref, _ = infer(params, x, 16, np.random.default_rng(2))
     assert counts[:, -1].mean() > 1.5 * ref[:, -1].mean()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_same_seed_same_counts_different_seed_different_counts(engine):
+    params = IPVAEParameters.random(64, 32, seed=1, column_norm=0.5)
+    x = np.random.default_rng(0).standard_normal((10, 64))
+    net = IPVAENetwork(params, steps=8, chunk_size=4, engine=engine)
+    a, _ = net.simulate(x, seed=3)
+    b, _ = net.simulate(x, seed=3)
+    c, _ = net.simulate(x, seed=4)
+    assert a.sum() > 0
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    # chunks draw from independent streams: identical stimuli in different chunks differ
+    same, _ = net.simulate(np.repeat(x[:1], 8, axis=0), seed=3)
+    assert not np.array_equal(same[0], same[4])
