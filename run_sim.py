@@ -206,6 +206,34 @@ def cmd_stimuli(args) -> int:
     return 0
 
 
+# --- plot ----------------------------------------------------------------------------------
+
+def cmd_plot(args) -> int:
+    import time as _time
+    from analysis.raster import plot_raster, save_figure
+    from models.atomic_file import check_output_path
+    out = check_output_path(args.out)
+    start = _time.perf_counter()
+    fig = plot_raster(args.file, stimulus=args.stimulus, neurons=args.neurons, sort=args.sort,
+                      psth_bin_width=None if args.psth_bin is None else args.psth_bin / 1e3)
+    save_figure(fig, out)
+    print(f"wrote {out}: raster of stimulus {args.stimulus}, {len(fig.raster_order)} neurons "
+          f"sorted by {args.sort}, {fig.raster_spike_count:,} spikes "
+          f"({_time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+# --- export --------------------------------------------------------------------------------
+
+def cmd_export(args) -> int:
+    from analysis.nwb_export import default_nwb_path, export_nwb
+    out = export_nwb(args.file, args.out or default_nwb_path(args.file),
+                     experimenter=args.experimenter, institution=args.institution)
+    print(f"wrote {out} (NWB: units with spike times on the session axis, the stimulus as "
+          f"an ImageSeries, one trial per stimulus)")
+    return 0
+
+
 # --- the parser ----------------------------------------------------------------------------
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -274,6 +302,48 @@ def build_parser() -> argparse.ArgumentParser:
     stim.add_argument("--n", type=int, default=None, help="use the first N stimuli")
     stim.add_argument("--seed", type=int, default=0, help="seed of random generators")
     stim.set_defaults(func=cmd_stimuli)
+
+    plot = sub.add_parser("plot", formatter_class=fmt, help="figures of a recording",
+                          description="Figures of a recording. Targets: raster (spike raster "
+                          "of one stimulus, with the stimulus above and the PSTH below).")
+    plot_targets = plot.add_subparsers(dest="target", required=True, metavar="TARGET")
+    raster = plot_targets.add_parser(
+        "raster", formatter_class=fmt, help="spike raster of one stimulus",
+        description="Spike raster of one stimulus: the stimulus above (movies: a strip of "
+        "frames along the time axis), the raster (one row per neuron, sorted), and the PSTH "
+        "(mean rate of the shown neurons, spikes/s) below; time in seconds from the stimulus "
+        "onset. Discrete-mode recordings have no spike times: each bin's count is drawn as "
+        "ticks spread evenly within the bin, and the figure says so.")
+    raster.add_argument("file", metavar="FILE.h5", help="a recording (run_sim.py simulate)")
+    raster.add_argument("--stimulus", type=int, default=0,
+                        help="index of the stimulus, 0 to N - 1 (default 0)")
+    raster.add_argument("--neurons", default=None, metavar="SEL",
+                        help="neurons to show: a range such as 0:64 (end excluded), a list "
+                        "such as 3,17,42, or both (0:8,12); default: all")
+    raster.add_argument("--sort", choices=("first-spike", "rate", "index"),
+                        default="first-spike",
+                        help="row order, top to bottom: first-spike time (earliest first), "
+                        "spike count (highest first), or neuron index")
+    raster.add_argument("--psth-bin", type=float, default=None, metavar="MS",
+                        help="PSTH bin width in ms (default: the recording's bin width)")
+    raster.add_argument("--out", default="raster.png", metavar="FILE",
+                        help="output figure, 200 dpi; format from the suffix (.png, .pdf, .svg)")
+    raster.set_defaults(func=cmd_plot)
+
+    export = sub.add_parser(
+        "export", formatter_class=fmt, help="write a recording in a format ephys tools read",
+        description="Write a recording as Neurodata Without Borders (NWB): a Units table with "
+        "every neuron's spike times on one session time axis (stimulus n starts at n T tau), "
+        "the stimulus as an ImageSeries (one frame per bin), and one trial per stimulus. "
+        "Needs pynwb (pip install 'ipvae-brian[nwb]').")
+    export.add_argument("file", metavar="FILE.h5", help="a recording (run_sim.py simulate)")
+    export.add_argument("--to", choices=("nwb",), required=True, help="output format")
+    export.add_argument("--out", default=None, metavar="FILE.nwb",
+                        help="output file (default: FILE with the suffix .nwb)")
+    export.add_argument("--experimenter", default=None, metavar="NAME",
+                        help="who ran the simulation (NWB metadata)")
+    export.add_argument("--institution", default=None, help="where (NWB metadata)")
+    export.set_defaults(func=cmd_export)
     return parser
 
 
