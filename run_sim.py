@@ -104,8 +104,10 @@ def cmd_simulate(args) -> int:
     steps = args.steps or stimuli.n_frames or 128
     N, K = stimuli.n_stimuli, params.n_latents
     network = IPVAENetwork(params, steps, stream=args.stream, movie=stimuli.is_movie,
-                           bin_width=args.bin_width * ms, dt=dt * ms, record_u="u" in record)
+                           bin_width=args.bin_width * ms, dt=dt * ms, record_u="u" in record,
+                           engine=args.engine)
     network.check_stimuli(stimuli.x)
+    engine = network.choose_engine(N)
     say(args, f"Simulating {N:,} stimuli ({stimuli.name}, {stimuli.image_shape[0]}x"
               f"{stimuli.image_shape[1]} pixels{', movies' if stimuli.is_movie else ''}) x "
               f"{steps} bins through K = {K} neurons\n"
@@ -113,11 +115,13 @@ def cmd_simulate(args) -> int:
               f"{f', dt {dt:g} ms' if network.continuous else ''}, "
               f"{'streaming (no reset)' if args.stream else 'u reset to u0 for every stimulus'}"
               f", seed {args.seed}\n"
+              f"  engine: {engine} ({network.engine_reason})\n"
               f"  parameters: {params_source}\n"
               f"  records: counts{', spikes' if network.continuous else ''}"
               f"{''.join(', ' + r for r in record)} -> {out}\n"
-              f"  (the first run on a machine compiles the network's code, ~20 s)")
-    attrs = {"seed": args.seed, "mode": network.mode, "bin_width": float(args.bin_width) / 1e3,
+              f"  (the first run of a network shape compiles its code, 10-30 s; later runs "
+              f"reuse it)")
+    attrs = {"seed": args.seed, "mode": network.mode, "engine": engine, "bin_width": float(args.bin_width) / 1e3,
              "bin_width_units": "s", "dt": float(dt) / 1e3, "dt_units": "s",
              "stream": bool(args.stream), "params_source": str(params_source),
              "command_line": args.command_line}
@@ -125,6 +129,8 @@ def cmd_simulate(args) -> int:
     last_x = stimuli.x[:, -1] if stimuli.is_movie else stimuli.x
     r2_sum = zeros_last = zeros_all = total_counts = 0.0
     r2_defined = 0  # R^2 is undefined for a constant stimulus (e.g. a blank frame)
+    r2_values, runaways = [], 0
+    ceiling = 0.5 * np.exp(params.c_u)  # counts this large mean u reached the soft bound c_u
     with RecordingWriter(out, params, stimuli, steps, attrs=attrs, record=record,
                          spikes=network.continuous) as writer, \
             progress_bar(N, args.quiet) as bar:
@@ -135,17 +141,21 @@ def cmd_simulate(args) -> int:
             r2 = r_squared(last_x[chunk.first:chunk.first + n], x_hat)
             r2_sum += np.nansum(r2)
             r2_defined += int(np.count_nonzero(np.isfinite(r2)))
+            r2_values.append(r2)
+            runaways += int(np.count_nonzero(chunk.counts.max(axis=(1, 2)) >= ceiling))
             zeros_last += fraction_zeros(chunk.counts[:, -1]) * n
             zeros_all += fraction_zeros(chunk.counts) * n
             total_counts += float(chunk.counts.sum(dtype=np.float64))
     wall = time.perf_counter() - start
     size = os.path.getsize(out) / 2 ** 20
     rate = total_counts / (N * steps * K)
+    median = float(np.nanmedian(np.concatenate(r2_values))) if r2_defined else np.nan
     if r2_defined == N:
-        r2_text = f"the mean R^2 of the reconstruction Phi z_t is {r2_sum / N:.3f}"
+        r2_text = (f"the mean R^2 of the reconstruction Phi z_t is {r2_sum / N:.3f} "
+                   f"(median {median:.3f})")
     elif r2_defined:
         r2_text = (f"the mean R^2 of the reconstruction Phi z_t is {r2_sum / r2_defined:.3f} "
-                   f"(over the {r2_defined:,} non-constant stimuli)")
+                   f"(median {median:.3f}, over the {r2_defined:,} non-constant stimuli)")
     else:
         r2_text = "R^2 is undefined (every stimulus is constant there)"
     say(args, f"Done: {N:,} stimuli x {steps} bins x {K} neurons in {wall:.1f} s "
@@ -153,6 +163,9 @@ def cmd_simulate(args) -> int:
               f"{r2_text} and "
               f"{100 * zeros_last / N:.1f}% of counts are zero ({100 * zeros_all / N:.1f}% over "
               f"all bins; mean {rate:.3f} spikes per neuron per bin). "
+              + (f"{runaways:,} stimuli ran away to the rate ceiling exp(c_u) (counts >= "
+                 f"{ceiling:,.0f} in a bin): the dynamics are unstable for them. "
+                 if runaways else "No stimulus ran away to the rate ceiling. ") +
               f"Wrote {out} ({size:.1f} MiB).")
     return 0
 
@@ -289,6 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "--bin-width")
     sim.add_argument("--out", default="recording.h5", metavar="FILE.h5",
                      help="output recording (written to a temporary file, renamed when complete)")
+    sim.add_argument("--engine", choices=("auto", "standalone", "runtime"), default="auto",
+                     help="Brian2 execution: standalone = cpp_standalone compiled once per "
+                     "network shape (cached) and rerun per chunk, OpenMP on all cores; runtime = "
+                     "Brian2 runtime with Cython; auto = standalone for >= 100,000 steps")
     sim.add_argument("--quiet", action="store_true", help="print nothing but errors")
     sim.set_defaults(func=cmd_simulate)
 

@@ -329,6 +329,8 @@ class IPVAENetwork:
         self.engine_reason = f"{engine} engine requested"
         self.lateral_inhibition = lateral_inhibition
         self.draw_counts = draw_counts
+        #: standalone engine: seconds spent building (code generation + compilation)
+        self.timings = {}
         entries = self.steps * params.n_latents * (5 if record_u else 1)
         self.chunk_size = int(chunk_size or max(1, CHUNK_ENTRIES // entries))
         if engine == "runtime":

@@ -33,6 +33,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import time
 
 import numpy as np
 
@@ -96,6 +97,7 @@ def run_standalone(net, frames: np.ndarray, n_stimuli: int, entropy: int, progre
     directory = build_directory(net, chunk, threads)
     os.makedirs(os.path.dirname(directory), exist_ok=True)
     results = f"results_{os.getpid()}"
+    start = time.perf_counter()
     with FileLock(directory + ".lock"), standalone_device(directory, threads):
         feedforward = TimedArray(np.zeros((chunk * rows, K)), dt=net._frame_dt(),
                                  name="feedforward")
@@ -105,6 +107,8 @@ def run_standalone(net, frames: np.ndarray, n_stimuli: int, entropy: int, progre
         device.insert_code("main", _RESEED_CODE.format(var=SEED_VARIABLE, threads=threads))
         net.network.run(chunk * T * net.bin_width, namespace=net._namespace(feedforward))
         device.build(directory=directory, compile=True, run=False, with_output=False)
+        net.timings = {"build_s": time.perf_counter() - start, "directory": directory,
+                       "threads": threads}
         p = net.params
         weights = p.lateral_weights[np.asarray(net.lateral.j[:]), np.asarray(net.lateral.i[:])]
         u = p.u0 if initial_u is None else np.asarray(initial_u, dtype=float)
