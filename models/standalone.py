@@ -21,6 +21,12 @@ Building regenerates the code into the same folder; Brian2 rewrites only the
 files whose content changed, so ``make`` recompiles nothing on a second run
 with the same shape. A file lock serialises processes using the same build.
 
+OpenMP threads busy-wait at their barriers: two standalone simulations on the same
+cores slow each other down many times over (measured: 3 programs x 2 threads on 2
+cores, over 50x). Run one at a time per set of cores, or give each
+``IPVAE_THREADS=1``. (``OMP_WAIT_POLICY=passive`` avoids the spinning but made a
+single run 5x slower here.)
+
 References
 ----------
 Stimberg, Goodman & Nowotny (2020), "Brian2GeNN / standalone" and the Brian2
@@ -55,7 +61,9 @@ _RESEED_CODE = """
 
 
 def n_threads() -> int:
-    """OpenMP threads: the cores this process may use."""
+    """OpenMP threads: ``$IPVAE_THREADS`` if set, else the cores this process may use."""
+    if os.environ.get("IPVAE_THREADS"):
+        return max(1, int(os.environ["IPVAE_THREADS"]))
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover (not Linux)
