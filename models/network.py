@@ -71,7 +71,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 import brian2
-from brian2 import (Function, Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses,
+from brian2 import (Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses,
                     TimedArray, check_units, implementation, ms, prefs)
 
 from models.errors import SimulationInputError

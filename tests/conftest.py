@@ -27,3 +27,4 @@ def run_cli(capsys):
         out, err = capsys.readouterr()
         return code, out, err
     return run
+

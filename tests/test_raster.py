@@ -6,7 +6,6 @@ import time
 import h5py
 import numpy as np
 import pytest
-from brian2 import ms
 from matplotlib.collections import PathCollection
 from matplotlib.image import AxesImage
 from matplotlib.patches import StepPatch
@@ -14,10 +13,9 @@ from matplotlib.text import Text
 
 from analysis.raster import plot_raster, save_figure
 from models.errors import SimulationInputError
-from models.network import IPVAENetwork
 from models.parameters import IPVAEParameters
-from models.recording import RecordingWriter
 from stimuli import catalog
+from simulation_files import write_recording
 
 TAU = 0.025
 BAR = "moving_bar:direction=0,frames=32,blank=4"      # 4 + 32 + 4 = 40 frames = 1 s
@@ -26,15 +24,8 @@ BAR = "moving_bar:direction=0,frames=32,blank=4"      # 4 + 32 + 4 = 40 frames =
 def record(path, stimuli, steps, continuous=True, seed=3):
     """K = 64 neurons on 16 x 16 pixels starting at exp(-1) spikes per bin."""
     params = IPVAEParameters.random(256, 64, seed=2).replace(u0=np.full(64, -1.0))
-    net = IPVAENetwork(params, steps, movie=stimuli.is_movie, bin_width=25 * ms,
-                       dt=0.5 * ms if continuous else None)
-    attrs = {"seed": seed, "mode": net.mode, "bin_width": TAU, "dt": float(net.dt),
-             "stream": False}
-    with RecordingWriter(path, params, stimuli, steps, attrs=attrs,
-                         spikes=net.continuous) as writer:
-        for chunk in net.run(stimuli.x, seed=seed):
-            writer.append(chunk)
-    return path
+    return write_recording(path, params, stimuli, steps, continuous=continuous, seed=seed,
+                           bin_width=TAU)
 
 
 @pytest.fixture(scope="module")

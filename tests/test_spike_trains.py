@@ -12,17 +12,16 @@ import warnings
 import h5py
 import numpy as np
 import pytest
-from brian2 import ms
 from scipy import stats
 
 from analysis import spike_statistics as ss
 from analysis.spike_trains import read_spike_trains, select_neurons
 from models.errors import SimulationInputError
-from models.network import IPVAENetwork
 from models.parameters import IPVAEParameters
-from models.recording import Recording, RecordingWriter
+from models.recording import Recording
 from stimuli import catalog
 from stimuli.stimulus_set import StimulusSet
+from simulation_files import write_recording
 
 TAU = 0.025        # bin width, s
 DT = 0.0005        # continuous-mode step, s
@@ -30,16 +29,8 @@ DT = 0.0005        # continuous-mode step, s
 
 def record(path, params, stimuli, steps, continuous=True, seed=0, lateral=True):
     """Simulate ``stimuli`` and write a recording at ``path``."""
-    net = IPVAENetwork(params, steps, movie=stimuli.is_movie, bin_width=TAU * 1e3 * ms,
-                       dt=DT * 1e3 * ms if continuous else None)
-    net.lateral.active = lateral
-    attrs = {"seed": seed, "mode": net.mode, "bin_width": TAU, "dt": float(net.dt),
-             "stream": False}
-    with RecordingWriter(path, params, stimuli, steps, attrs=attrs,
-                         spikes=net.continuous) as writer:
-        for chunk in net.run(stimuli.x, seed=seed):
-            writer.append(chunk)
-    return path
+    return write_recording(path, params, stimuli, steps, continuous=continuous, seed=seed,
+                           lateral=lateral, bin_width=TAU, dt=DT)
 
 
 def bar_params(seed=2):
