@@ -45,7 +45,8 @@ Order of operations within one step (Brian2 scheduling slots):
 =====================  ===============================================================
 slot                   what happens
 =====================  ===============================================================
-``start``              u <- u0 at the onset of each stimulus (not in streaming mode)
+``start``              at the onset of each stimulus: u <- u0 (not in streaming mode),
+                       and the random generators are reseeded for this stimulus
 ``before_thresholds``  z = poisson(exp(u) dt / tau), the counts of this step
 ``thresholds``         neurons with z > 0 emit a spike event (recorded with their z)
 ``synapses``           each event adds w_ij z_j to ``lateral`` of every neuron i
@@ -61,18 +62,34 @@ stimuli (``Network.run`` costs ~0.2 s of ``gc.collect()`` per call, so never one
 run per stimulus): the feed-forward drive of the chunk is a 2-D ``TimedArray``
 (one row per stimulus, or per frame for movies) and a ``run_regularly``
 operation resets u every T bins.
+
+Random streams: one per stimulus. At the onset of stimulus n (its index in the
+whole set, not in the chunk) a one-neuron :class:`StimulusStreams` group
+reseeds the generators that Brian2's ``poisson()`` draws from with
+:func:`stimulus_seed` of (seed, n); the draws of a stimulus therefore depend
+on the seed and its index only, so the counts are bit-for-bit the same
+whatever the chunk size, the number of processes the stimuli are spread over
+and their order (in streaming mode too: u still carries over from the previous
+stimulus, but each stimulus draws from its own stream). Both engines draw with
+MT19937 seeded by the same 32-bit value: the runtime engine (Cython) from
+numpy's global ``RandomState`` through a 20,000-number buffer that the reseed
+empties, the standalone engine from one ``std::mt19937`` per OpenMP thread, so
+there the counts also depend on the number of threads (recorded as
+``threads``; one thread per simulation is the reproducible setting).
 """
 from __future__ import annotations
 
 import dataclasses
 import os
+import types
 from typing import Callable, Iterator
 
 import numpy as np
 
 import brian2
-from brian2 import (Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses,
+from brian2 import (Function, Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses,
                     TimedArray, check_units, implementation, ms, prefs)
+from brian2.devices.device import all_devices
 
 from models.errors import SimulationInputError
 from models.parameters import IPVAEParameters
@@ -125,6 +142,15 @@ lateral = 0                                         # consumed, refilled in the 
 #: Reset of the potential to the prior at the onset of every stimulus.
 STIMULUS_ONSET_RESET = "u = u0"
 
+#: The one neuron of :class:`StimulusStreams`: which stimulus starts next, and the seed's key.
+STIMULUS_STREAM_EQUATIONS = """
+stimulus : integer                       # index (in the whole set) of the next stimulus to start
+stream_key : integer (shared, constant)  # 32-bit key of the seed (see stream_key())
+"""
+
+#: At every stimulus onset: reseed the generators for this stimulus, count it.
+STIMULUS_ONSET_RESEED = "stimulus = reseed_poisson_streams(stream_key, stimulus)"
+
 #: Weight of the lateral synapse from neuron j (pre) to neuron i (post).
 LATERAL_SYNAPSE_MODEL = "w : 1 (constant)   # W_ij = -(Phi^T diag(1/sigma^2) Phi)_ij"
 
@@ -148,6 +174,93 @@ cdef double softplus(double x):
 def softplus(x):
     """log(1 + exp(x)) without overflow (numpy target; C++/Cython versions above)."""
     return np.logaddexp(0.0, x)
+
+
+# --- random streams: one per stimulus ---------------------------------------------------------
+
+_FMIX32 = (0x85EBCA6B, 0xC2B2AE35)  # MurmurHash3's 32-bit finaliser (a bijection of uint32)
+
+
+def stream_key(seed: int | None) -> int:
+    """The 32-bit key of a seed (any non-negative int, or None for fresh entropy), as the
+    int32 that Brian2 stores: the first word of ``numpy.random.SeedSequence(seed)``."""
+    word = np.random.SeedSequence(seed).generate_state(1, np.uint32)
+    return int(word.view(np.int32)[0])
+
+
+def stimulus_seed(key: int, stimulus: int, thread: int = 0, threads: int = 1) -> int:
+    """Seed of the MT19937 generator of ``thread`` (of ``threads``) for one stimulus.
+
+    ``s = fmix32((key + stimulus * threads + thread) mod 2^32)``, with fmix32 the
+    finaliser of MurmurHash3 (a bijection of 32-bit words that spreads neighbouring
+    inputs over the whole range). For one key, distinct (stimulus, thread) pairs get
+    distinct seeds (up to 2^32 / threads stimuli), so no two stimuli of a run share a
+    stream. The same computation runs in C++ and Cython inside the network
+    (:data:`STIMULUS_ONSET_RESEED`); this is its Python twin.
+
+    Examples
+    --------
+    >>> stimulus_seed(0, 0), stimulus_seed(0, 1)
+    (0, 1364076727)
+    """
+    h = (int(key) + int(stimulus) * int(threads) + int(thread)) & 0xFFFFFFFF
+    h ^= h >> 16
+    h = (h * _FMIX32[0]) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * _FMIX32[1]) & 0xFFFFFFFF
+    h ^= h >> 16
+    return h
+
+
+def _reseed_poisson_streams(key, stimulus):
+    """numpy target: reseed numpy's generator for the stimulus; return the next index."""
+    stimulus = np.asarray(stimulus)
+    for n in np.atleast_1d(stimulus):
+        np.random.seed(stimulus_seed(key, n))
+        all_devices["runtime"].rand_buffer_index[:] = 0
+    return stimulus + 1
+
+
+#: Brian2 function called at every stimulus onset (slot ``start``, before any draw of the
+#: stimulus): reseeds the generators behind ``rand()`` (and so ``poisson()``) with
+#: :func:`stimulus_seed` and returns ``stimulus + 1``. Not stateless: never hoisted.
+reseed_poisson_streams = Function(_reseed_poisson_streams, arg_units=[1, 1], return_unit=1,
+                                  arg_types=["integer", "integer"], return_type="integer",
+                                  stateless=False)
+reseed_poisson_streams.implementations.add_implementation("cpp", code="""
+uint32_t _ipvae_fmix32(uint32_t h)
+{
+    h ^= h >> 16; h *= 0x85EBCA6BU; h ^= h >> 13; h *= 0xC2B2AE35U; h ^= h >> 16;
+    return h;
+}
+int32_t reseed_poisson_streams(int32_t key, int32_t stimulus)
+{
+    // one generator per OpenMP thread (brian::_random_generators, behind _rand and poisson)
+    const uint32_t threads = (uint32_t)brian::_random_generators.size();
+    for (uint32_t thread = 0; thread < threads; thread++)
+        brian::_random_generators[thread].seed(
+            _ipvae_fmix32((uint32_t)key + (uint32_t)stimulus * threads + thread));
+    return stimulus + 1;
+}
+""", name="reseed_poisson_streams")
+reseed_poisson_streams.implementations.add_implementation("cython", code="""
+cdef int reseed_poisson_streams(int key, int stimulus):
+    # numpy's global RandomState feeds Brian2's Cython _rand through a buffer of 20,000
+    # numbers; index 0 makes the next _rand() refill it from the reseeded generator
+    cdef unsigned int h = (<unsigned int>key) + (<unsigned int>stimulus)
+    cdef unsigned int m1 = 2246822507
+    cdef unsigned int m2 = 3266489909
+    h ^= h >> 16
+    h = h * m1
+    h ^= h >> 13
+    h = h * m2
+    h ^= h >> 16
+    _numpy.random.seed(h)
+    _namespace_ipvae_rand_buffer_index[0] = 0
+    return stimulus + 1
+""", name="reseed_poisson_streams",
+    namespace={"_ipvae_rand_buffer_index":
+               all_devices["runtime"].rand_buffer_index})
 
 
 # --- the network's parts --------------------------------------------------------------------
@@ -194,6 +307,31 @@ class LateralInhibition(Synapses):
         post = np.tile(np.arange(K), K)
         self.connect(i=pre, j=post)
         self.w = params.lateral_weights[post, pre]
+
+
+class StimulusStreams(NeuronGroup):
+    """One auxiliary neuron that gives every stimulus its own random stream.
+
+    Its ``run_regularly`` operation (slot ``start``, every T bins, i.e. at each
+    stimulus onset and before that stimulus's first Poisson draw) reseeds the
+    generators of Brian2's ``rand()``/``poisson()`` from (seed key, stimulus index)
+    and counts the stimulus. Set ``stimulus`` to the global index of the first
+    stimulus of a run and ``stream_key`` to :func:`stream_key` of the seed.
+
+    Parameters
+    ----------
+    steps : int
+        T, bins per stimulus.
+    bin_width, dt : Quantity
+        The bin width tau and the simulation time step.
+    """
+
+    def __init__(self, steps: int, bin_width, dt, name="stimulus_streams"):
+        super().__init__(1, STIMULUS_STREAM_EQUATIONS, dt=dt, name=name)
+        self.add_attribute("onset_reseed")
+        self.onset_reseed = self.run_regularly(
+            STIMULUS_ONSET_RESEED, dt=steps * bin_width, when="start",
+            name=name + "_onset_reseed")
 
 
 @dataclasses.dataclass
@@ -254,12 +392,14 @@ class IPVAENetwork:
 
     - ``"runtime"``: Brian2's runtime mode with Cython code generation; the
       objects live in this process (tests inspect and set their variables).
-    - ``"standalone"``: Brian2's ``cpp_standalone`` device with OpenMP over all
-      cores. The network is compiled once per shape into the cache folder
+    - ``"standalone"``: Brian2's ``cpp_standalone`` device with OpenMP
+      (``threads``, default all cores). The network is compiled once per shape into the cache folder
       (reused by later runs and processes) and rerun for every chunk with
       ``device.run(run_args=...)``, which sets the chunk's drive (TimedArray),
-      the parameters (u0, b, eta, the lateral weights) and the seed without
-      recompiling. About 2x faster than the runtime engine at K = 512.
+      the parameters (u0, b, eta, the lateral weights) and the random streams
+      without recompiling. About 2x faster than the runtime engine at K = 512. The
+      compiled program stays loaded in the process for later runs of the
+      same shape (see :mod:`models.standalone`).
 
     ``"auto"`` picks the standalone engine for work of at least
     :data:`STANDALONE_MIN_BINS` stimulus-bins (it pays its one-time compilation
@@ -286,9 +426,17 @@ class IPVAENetwork:
         Also record u_t at the start of every bin (N x T x K floats: memory heavy).
     chunk_size : int, optional
         Stimuli per chunk (one ``Network.run`` or standalone run each; default:
-        as many as fit in :data:`CHUNK_ENTRIES` count entries). Each chunk's
-        Poisson draws are seeded from (seed, index of its first stimulus).
+        as many as fit in :data:`CHUNK_ENTRIES` count entries). The counts do not
+        depend on it: every stimulus draws from its own stream (module docstring).
+    pad_chunks : bool
+        If True, every run is compiled for exactly ``chunk_size`` stimuli (a shorter
+        run is padded with zero drive), so that runs of any length reuse one build
+        (the distributed runner's tasks); if False (default), for min(chunk_size, N).
     engine : {"runtime", "standalone", "auto"}
+    threads : int, optional
+        OpenMP threads of the standalone engine (default: ``$IPVAE_THREADS`` or
+        all cores this process may use). Its counts depend on this number (one
+        generator per thread); the runtime engine is single-threaded.
     lateral_inhibition : bool
         False removes the lateral synapses (a control: the network is then K
         independent neurons driven by I_ff and b only).
@@ -307,7 +455,8 @@ class IPVAENetwork:
     def __init__(self, params: IPVAEParameters, steps: int, *, stream: bool = False,
                  movie: bool = False, bin_width=BIN_WIDTH, dt=None, record_u: bool = False,
                  chunk_size: int | None = None, engine: str = "runtime",
-                 lateral_inhibition: bool = True, draw_counts: bool = True):
+                 lateral_inhibition: bool = True, draw_counts: bool = True,
+                 threads: int | None = None, pad_chunks: bool = False):
         if int(steps) != steps or steps < 1:
             raise SimulationInputError(f"--steps must be a positive integer, got {steps}")
         if not float(bin_width) > 0:
@@ -337,51 +486,91 @@ class IPVAENetwork:
         #: standalone engine: seconds spent building (code generation + compilation)
         self.timings = {}
         entries = self.steps * params.n_latents * (5 if record_u else 1)
+        if chunk_size is not None and (int(chunk_size) != chunk_size or chunk_size < 1):
+            raise SimulationInputError(f"the chunk size must be a positive integer, got "
+                                       f"{chunk_size}")
         self.chunk_size = int(chunk_size or max(1, CHUNK_ENTRIES // entries))
-        if engine == "runtime":
-            self._create_objects()
+        self.pad_chunks = bool(pad_chunks)
+        if threads is not None and (int(threads) != threads or threads < 1):
+            raise SimulationInputError(f"threads must be a positive integer, got {threads}")
+        self._threads = None if threads is None else int(threads)
 
     @property
     def mode(self) -> str:
         """"discrete" (dt = bin width) or "continuous" (dt < bin width)."""
         return "continuous" if self.continuous else "discrete"
 
-    def _create_objects(self, feedforward: TimedArray | None = None) -> None:
-        """The Brian2 objects of the network (in whatever device is active)."""
-        self.latents = LatentPopulation(self.params, self.bin_width, dt=self.dt)
-        self.lateral = LateralInhibition(self.latents, self.params)
-        self.lateral.active = self.lateral_inhibition
-        self.poisson_counts = self.latents.run_regularly(
+    @property
+    def threads(self) -> int:
+        """Threads of one simulation: 1 for the runtime engine; for the standalone engine
+        the ``threads`` argument, else :func:`models.standalone.n_threads`."""
+        if self.engine == "runtime":
+            return 1
+        if self._threads is not None:
+            return self._threads
+        from models.standalone import n_threads
+        return n_threads()
+
+    def build_objects(self) -> types.SimpleNamespace:
+        """The Brian2 objects of the network, created in whatever device is active.
+
+        Returns a namespace with ``latents``, ``lateral``, ``streams`` (the
+        :class:`StimulusStreams`), the operations ``poisson_counts``,
+        ``membrane_update`` and (unless streaming) ``onset_reset``, and the
+        ``network`` holding them all (monitors are added per run).
+        """
+        o = types.SimpleNamespace()
+        o.latents = LatentPopulation(self.params, self.bin_width, dt=self.dt)
+        o.lateral = LateralInhibition(o.latents, self.params)
+        o.lateral.active = self.lateral_inhibition
+        o.streams = StimulusStreams(self.steps, self.bin_width, dt=self.dt)
+        o.poisson_counts = o.latents.run_regularly(
             POISSON_COUNTS, when="before_thresholds", name="poisson_counts")
-        self.poisson_counts.active = self.draw_counts
-        self.membrane_update = self.latents.run_regularly(
+        o.poisson_counts.active = self.draw_counts
+        o.membrane_update = o.latents.run_regularly(
             MEMBRANE_UPDATE, when="after_synapses", name="membrane_update")
-        self.network = Network(self.latents, self.lateral, self.poisson_counts,
-                               self.membrane_update)
+        o.network = Network(o.latents, o.lateral, o.streams, o.streams.onset_reseed,
+                            o.poisson_counts, o.membrane_update)
+        o.onset_reset = None
         if not self.stream:
-            self.onset_reset = self.latents.run_regularly(
+            o.onset_reset = o.latents.run_regularly(
                 STIMULUS_ONSET_RESET, dt=self.steps * self.bin_width, when="start",
                 name="stimulus_onset_reset")
-            self.network.add(self.onset_reset)
+            o.network.add(o.onset_reset)
+        return o
 
-    def _monitors(self) -> list:
+    def _create_objects(self) -> None:
+        """Runtime engine: build the objects and keep them as attributes of the network."""
+        o = self.build_objects()
+        self.latents, self.lateral, self.streams = o.latents, o.lateral, o.streams
+        self.poisson_counts, self.membrane_update = o.poisson_counts, o.membrane_update
+        self.onset_reset, self.network = o.onset_reset, o.network
+
+    def monitors(self, latents: LatentPopulation) -> list:
         """Counts (spike events with their z) and, if asked, u at the start of every bin."""
-        monitors = [SpikeMonitor(self.latents, variables=["z"], name="counts_monitor")]
+        monitors = [SpikeMonitor(latents, variables=["z"], name="counts_monitor")]
         if self.record_u:
-            monitors.append(StateMonitor(self.latents, "u", record=True,
+            monitors.append(StateMonitor(latents, "u", record=True,
                                          when="before_thresholds", order=-1,
                                          dt=self.bin_width, name="u_monitor"))
         return monitors
 
-    def _namespace(self, feedforward: TimedArray) -> dict:
+    def namespace(self, feedforward: TimedArray) -> dict:
+        """Names the equation strings use besides the groups' own variables."""
         p = self.params
         return {"feedforward": feedforward, "softplus": softplus, "tau": self.bin_width,
                 "c_u": p.c_u, "c_du": p.c_du, "u_floor": p.u_floor,
-                "bound_shift": float(np.log(self.substeps))}
+                "bound_shift": float(np.log(self.substeps)),
+                "reseed_poisson_streams": reseed_poisson_streams}
 
-    def _frame_dt(self):
+    def frame_dt(self):
         """Duration of one row of the drive TimedArray: a bin (movies) or a stimulus."""
         return self.bin_width if self.movie else self.steps * self.bin_width
+
+    def chunk_rows(self, n_stimuli: int) -> int:
+        """Stimuli per run as compiled (shorter runs are padded): the chunk size with
+        ``pad_chunks``, else min(chunk size, ``n_stimuli``)."""
+        return self.chunk_size if self.pad_chunks else min(self.chunk_size, n_stimuli)
 
     def check_stimuli(self, x: np.ndarray) -> np.ndarray:
         """Validate a stimulus array against the parameters and the mode; return it as float64."""
@@ -421,33 +610,42 @@ class IPVAENetwork:
     def run(self, x: np.ndarray, seed: int | None = None,
             progress: Callable[[float], None] | None = None,
             initial_u: np.ndarray | None = None,
-            initial_z: np.ndarray | None = None) -> Iterator[ChunkResult]:
+            initial_z: np.ndarray | None = None,
+            first_stimulus: int = 0) -> Iterator[ChunkResult]:
         """Simulate the stimuli, yielding one :class:`ChunkResult` per chunk.
 
         Parameters
         ----------
         x : ndarray, shape (N, M), or (N, T, M) for movies
         seed : int, optional
-            Seed of the Poisson draws: chunk c is seeded from (seed, its first
-            stimulus index), so the same seed, engine and chunk size give the
-            same counts bit for bit. None: fresh entropy.
+            Seed of the Poisson draws. Stimulus n draws from its own stream, seeded
+            from (seed, n) at its onset (:func:`stimulus_seed`), so the same seed,
+            engine and number of threads give the same counts bit for bit, whatever
+            the chunk size or the split of the set over processes. None: fresh entropy.
         progress : callable, optional
-            Called with the number of stimuli done so far (a float).
+            Called with the number of stimuli of ``x`` done so far (a float).
         initial_u : ndarray, shape (K,), optional
             Streaming mode only: the potential at the start (default u0).
         initial_z : ndarray, shape (K,), optional
             With ``draw_counts=False``: the counts the network uses in every step.
+        first_stimulus : int
+            Index of ``x[0]`` in the whole stimulus set, when ``x`` is one part of it:
+            it selects the random streams, and ``ChunkResult.first`` and the spikes'
+            stimulus indices count from it.
         """
         x = self.check_stimuli(x)
         if initial_u is not None and not self.stream:
             raise SimulationInputError("initial_u is only used in streaming mode (no reset)")
-        entropy = np.random.SeedSequence(seed).entropy
+        if int(first_stimulus) != first_stimulus or first_stimulus < 0:
+            raise SimulationInputError(f"first_stimulus must be a non-negative integer, got "
+                                       f"{first_stimulus}")
+        key = stream_key(seed)
         drive = self.params.feedforward_drive(x)
         frames = drive.reshape(-1, self.params.n_latents)  # rows of the drive TimedArray
         if self.choose_engine(x.shape[0]) == "standalone":
             from models.standalone import run_standalone
-            yield from run_standalone(self, frames, x.shape[0], entropy, progress, initial_u,
-                                      initial_z)
+            yield from run_standalone(self, frames, x.shape[0], key, progress, initial_u,
+                                      initial_z, int(first_stimulus))
             return
         if not hasattr(self, "latents"):
             self._create_objects()
@@ -455,14 +653,20 @@ class IPVAENetwork:
             self.latents.u = self.params.u0 if initial_u is None else initial_u
         if initial_z is not None:
             self.latents.z = initial_z
+        self.streams.stream_key = key
         rows = self.steps if self.movie else 1
+        chunk = self.chunk_rows(x.shape[0])
         for first in range(0, x.shape[0], self.chunk_size):
             n = min(self.chunk_size, x.shape[0] - first)
-            feedforward = TimedArray(frames[first * rows:(first + n) * rows],
-                                     dt=self._frame_dt())
-            brian2.seed(chunk_seed(entropy, first))
+            # Brian2 compiles the TimedArray's name and number of rows into the Cython
+            # code: one fixed name, and padding to a fixed length, keep it one compiled
+            # module per shape (an unnamed one per chunk recompiled every new chunk)
+            values = np.zeros((chunk * rows, self.params.n_latents))
+            values[:n * rows] = frames[first * rows:(first + n) * rows]
+            feedforward = TimedArray(values, dt=self.frame_dt(), name="feedforward")
+            self.streams.stimulus = first_stimulus + first
             self.latents.t_chunk = self.network.t
-            monitors = self._monitors()
+            monitors = self.monitors(self.latents)
             self.network.add(*monitors)
             t_chunk = float(self.network.t)
             report = None
@@ -471,11 +675,11 @@ class IPVAENetwork:
                     progress(_first + completed * _n)
             try:
                 self.network.run(n * self.steps * self.bin_width,
-                                 namespace=self._namespace(feedforward),
+                                 namespace=self.namespace(feedforward),
                                  report=report, report_period=1 * brian2.second)
             finally:
                 self.network.remove(*monitors)
-            result = self.collect(first, n, t_chunk, *monitors)
+            result = self.collect(first_stimulus + first, n, t_chunk, *monitors)
             if progress is not None:
                 progress(first + n)
             yield result
@@ -521,9 +725,3 @@ class IPVAENetwork:
         counts = np.concatenate([c.counts for c in chunks])
         u = np.concatenate([c.u for c in chunks]) if self.record_u else None
         return counts, u
-
-
-def chunk_seed(entropy: int, first: int) -> int:
-    """Seed of the chunk starting at stimulus ``first``: derived from (seed, first) with
-    ``numpy.random.SeedSequence``, so chunks get independent streams."""
-    return int(np.random.SeedSequence([entropy, first]).generate_state(1, np.uint32)[0])

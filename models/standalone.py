@@ -1,31 +1,40 @@
 """The ``cpp_standalone`` engine of :class:`models.network.IPVAENetwork`.
 
-Brian2's standalone device turns the network into a C++ program (OpenMP over
-all cores). We build it once per shape into the cache folder and rerun the
-same binary for every chunk of stimuli with ``device.run(run_args=...)``
-(Brian2 >= 2.6), which replaces, without recompiling:
+Brian2's standalone device turns the network into a C++ program (OpenMP threads
+over neurons). A :class:`StandaloneProgram` builds it once per shape into the
+cache folder and reruns the same binary for every chunk of stimuli with
+``device.run(run_args=...)`` (Brian2 >= 2.6), which replaces, without recompiling:
 
 - the values of the drive ``TimedArray`` (one chunk of stimuli, padded with
   zero drive to the fixed chunk size; padded stimuli are discarded);
 - the parameters: ``latents.u0``, ``latents.b``, ``latents.eta`` and the
   lateral weights ``lateral.w``, so another parameter file of the same shape
-  reuses the build;
+  (and the same clamps c_u, c_du, u_floor, which are compiled in) reuses the build;
+- the random streams: the key of the seed and the index of the chunk's first
+  stimulus (``stimulus_streams.stream_key`` and ``.stimulus``); the program reseeds
+  its generators at every stimulus onset (see :mod:`models.network`);
 - in streaming mode the starting potential ``latents.u``.
 
-Brian2 compiles the random seed into the program; a line inserted with
-``device.insert_code`` reseeds its generators from the environment variable
-``IPVAE_SEED`` at the start of every run, so each chunk draws from its own
-stream (see :func:`models.network.chunk_seed`).
+Build once, run many times, in any number of processes:
 
-Building regenerates the code into the same folder; Brian2 rewrites only the
-files whose content changed, so ``make`` recompiles nothing on a second run
-with the same shape. A file lock serialises processes using the same build.
+- Building regenerates the code into the shared cache folder; Brian2 rewrites only
+  the files whose content changed, so ``make`` recompiles nothing on a second build
+  of the same shape (code generation alone takes a few seconds). A file lock
+  serialises processes building the same shape.
+- The built program stays loaded in the process (one at a time: the standalone
+  device is process-wide state), so later runs of the same shape, by this or
+  another :class:`IPVAENetwork` of the same shape, skip the build entirely. This is
+  what makes the build "once per worker" in :mod:`models.distributed`.
+- Each process runs its own copy of the binary and its static arrays in a private
+  temporary folder: Brian2 writes every run's ``run_args`` arrays next to the program
+  and deletes them afterwards, which would race between processes sharing a folder.
 
 OpenMP threads busy-wait at their barriers: two standalone simulations on the same
 cores slow each other down many times over (measured: 3 programs x 2 threads on 2
-cores, over 50x). Run one at a time per set of cores, or give each
-``IPVAE_THREADS=1``. (``OMP_WAIT_POLICY=passive`` avoids the spinning but made a
-single run 5x slower here.)
+cores, over 50x). Run one at a time per set of cores, or give each one thread
+(``threads=1``, ``IPVAE_THREADS=1``; the distributed runner does so and gets its
+parallelism from processes). ``OMP_WAIT_POLICY=passive`` avoids the spinning but
+made a single run 5x slower here.
 
 References
 ----------
@@ -35,29 +44,27 @@ multiple runs with run_args".
 """
 from __future__ import annotations
 
-import contextlib
+import atexit
 import hashlib
 import os
 import shutil
+import tempfile
+import threading
 import time
 
 import numpy as np
 
 import brian2
-from brian2 import TimedArray, device, prefs, set_device
+from brian2 import TimedArray, prefs, set_device
+from brian2.devices.device import get_device, reset_device
 from brian2.utils.filelock import FileLock
 
-#: Environment variable read by the compiled program to seed its random generators.
-SEED_VARIABLE = "IPVAE_SEED"
+#: Changes whenever the generated program changes in a way the build key below cannot
+#: see (e.g. the random streams), so that old builds in the cache are not reused.
+PROGRAM_VERSION = 2
 
-_RESEED_CODE = """
-{{
-    const char* _ipvae_seed = getenv("{var}");
-    if (_ipvae_seed != NULL)
-        for (int _i = 0; _i < {threads}; _i++)
-            brian::_random_generators[_i].seed(strtoul(_ipvae_seed, NULL, 10) + _i);
-}}
-"""
+_lock = threading.RLock()  # the standalone device (and os.chdir in its runs) is process-wide
+_loaded: "StandaloneProgram | None" = None
 
 
 def n_threads() -> int:
@@ -72,74 +79,194 @@ def n_threads() -> int:
 
 def build_directory(net, chunk: int, threads: int) -> str:
     """Cache folder of the build for this network shape (shared across processes)."""
-    from models.network import LATENT_EQUATIONS, MEMBRANE_UPDATE, POISSON_COUNTS
+    from models.network import (LATENT_EQUATIONS, MEMBRANE_UPDATE, POISSON_COUNTS,
+                                STIMULUS_ONSET_RESEED, STIMULUS_STREAM_EQUATIONS)
     p = net.params
-    key = repr((brian2.__version__, p.n_latents, net.steps, net.substeps, chunk, net.movie,
-                net.stream, net.record_u, net.draw_counts, net.lateral_inhibition, threads,
-                float(net.bin_width), LATENT_EQUATIONS, MEMBRANE_UPDATE, POISSON_COUNTS))
+    key = repr((PROGRAM_VERSION, brian2.__version__, p.n_latents, net.steps, net.substeps,
+                chunk, net.movie, net.stream, net.record_u, net.draw_counts,
+                net.lateral_inhibition, threads, float(net.bin_width), p.c_u, p.c_du,
+                p.u_floor, LATENT_EQUATIONS, MEMBRANE_UPDATE, POISSON_COUNTS,
+                STIMULUS_STREAM_EQUATIONS, STIMULUS_ONSET_RESEED))
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     root = os.path.dirname(prefs.codegen.runtime.cython.cache_dir)
     return os.path.join(root, "standalone", f"K{p.n_latents}_T{net.steps}_C{chunk}_{digest}")
 
 
-@contextlib.contextmanager
-def standalone_device(directory: str, threads: int):
-    """Switch Brian2 to ``cpp_standalone`` for the block, then back to runtime."""
-    set_device("cpp_standalone", directory=directory, build_on_run=False, with_output=False)
-    prefs.devices.cpp_standalone.openmp_threads = threads
-    try:
-        yield device
-    finally:
-        device.reinit()
-        set_device("runtime")
+class StandaloneProgram:
+    """The network of one shape compiled with ``cpp_standalone``, ready to run chunks.
 
+    Parameters
+    ----------
+    net : IPVAENetwork
+        Any network of the shape (its parameter values are only the build's defaults).
+    chunk : int
+        Stimuli per run (shorter runs are padded with zero drive).
+    threads : int
+        OpenMP threads (the counts depend on it: one generator per thread).
 
-def run_standalone(net, frames: np.ndarray, n_stimuli: int, entropy: int, progress,
-                   initial_u, initial_z):
-    """Simulate ``n_stimuli`` stimuli whose drive rows are ``frames``; yield ChunkResults."""
-    from models.network import chunk_seed
-    K, T = net.params.n_latents, net.steps
-    rows = T if net.movie else 1
-    chunk = min(net.chunk_size, n_stimuli)
-    threads = n_threads()
-    directory = build_directory(net, chunk, threads)
-    os.makedirs(os.path.dirname(directory), exist_ok=True)
-    results = f"results_{os.getpid()}"
-    start = time.perf_counter()
-    with FileLock(directory + ".lock"), standalone_device(directory, threads):
-        feedforward = TimedArray(np.zeros((chunk * rows, K)), dt=net._frame_dt(),
-                                 name="feedforward")
-        net._create_objects()
-        monitors = net._monitors()
-        net.network.add(*monitors)
-        device.insert_code("main", _RESEED_CODE.format(var=SEED_VARIABLE, threads=threads))
-        net.network.run(chunk * T * net.bin_width, namespace=net._namespace(feedforward))
-        device.build(directory=directory, compile=True, run=False, with_output=False)
-        net.timings = {"build_s": time.perf_counter() - start, "directory": directory,
-                       "threads": threads}
+    Attributes
+    ----------
+    directory : str
+        The shared build folder in the cache.
+    run_directory : str
+        This process's private copy of the binary, where it runs.
+    build_s : float
+        Seconds spent generating code and compiling (or finding nothing to compile).
+    """
+
+    def __init__(self, net, chunk: int, threads: int):
+        self.chunk, self.threads = int(chunk), int(threads)
+        self.directory = build_directory(net, self.chunk, self.threads)
+        self.rows = net.steps if net.movie else 1
+        os.makedirs(os.path.dirname(self.directory), exist_ok=True)
+        start = time.perf_counter()
+        with FileLock(self.directory + ".lock"):
+            set_device("cpp_standalone", directory=self.directory, build_on_run=False,
+                       with_output=False)
+            prefs.devices.cpp_standalone.openmp_threads = self.threads
+            self.device = get_device()
+            try:
+                K = net.params.n_latents
+                self.feedforward = TimedArray(np.zeros((self.chunk * self.rows, K)),
+                                              dt=net.frame_dt(), name="feedforward")
+                self.objects = net.build_objects()
+                self.monitors = net.monitors(self.objects.latents)
+                self.objects.network.add(*self.monitors)
+                self.objects.network.run(self.chunk * net.steps * net.bin_width,
+                                         namespace=net.namespace(self.feedforward))
+                self.device.build(directory=self.directory, compile=True, run=False,
+                                  with_output=False)
+                self.pre = np.asarray(self.objects.lateral.i[:])
+                self.post = np.asarray(self.objects.lateral.j[:])
+                self.run_directory = self._private_copy()
+            except BaseException:
+                self.device.reinit()
+                raise
+            finally:
+                reset_device()
+        self.build_s = time.perf_counter() - start
+
+    def _private_copy(self) -> str:
+        """Copy the binary and its static arrays to a private folder and run from there.
+
+        The folder is removed when the program is unloaded or the process exits; folders
+        left by processes that were killed (a lost Dask worker) are removed here."""
+        _remove_folders_of_dead_processes()
+        folder = tempfile.mkdtemp(prefix=f"{_RUN_FOLDER_PREFIX}{os.getpid()}-")
+        shutil.copy2(os.path.join(self.directory, "main"), os.path.join(folder, "main"))
+        shutil.copytree(os.path.join(self.directory, "static_arrays"),
+                        os.path.join(folder, "static_arrays"),
+                        ignore=shutil.ignore_patterns("init_*", "*.lock"))
+        self.device.project_dir = folder
+        return folder
+
+    def run(self, net, drive: np.ndarray, first_stimulus: int, n: int, key: int,
+            initial_u: np.ndarray | None = None, initial_z: np.ndarray | None = None):
+        """Run one chunk: ``drive`` (chunk x rows, K) holds ``n`` real stimuli, then padding.
+
+        Returns the :class:`~models.network.ChunkResult` and, in streaming mode, the
+        final potential u (else None).
+        """
+        if _loaded is not self:
+            raise RuntimeError("this standalone program was unloaded: another network shape "
+                               "was built in this process since")
         p = net.params
-        weights = p.lateral_weights[np.asarray(net.lateral.j[:]), np.asarray(net.lateral.i[:])]
-        u = p.u0 if initial_u is None else np.asarray(initial_u, dtype=float)
+        o = self.objects
+        run_args = {self.feedforward: drive, o.latents.u0: p.u0, o.latents.b: p.bias,
+                    o.latents.eta: p.eta,
+                    o.lateral.w: p.lateral_weights[self.post, self.pre],
+                    o.streams.stream_key: key, o.streams.stimulus: first_stimulus}
+        if initial_u is not None:
+            run_args[o.latents.u] = initial_u
+        if initial_z is not None:
+            run_args[o.latents.z] = np.asarray(initial_z)
+        self.device.run(run_args=run_args, results_directory="results", with_output=False)
         try:
-            for first in range(0, n_stimuli, chunk):
-                n = min(chunk, n_stimuli - first)
-                values = np.zeros((chunk * rows, K))
-                values[:n * rows] = frames[first * rows:(first + n) * rows]
-                run_args = {feedforward: values, net.latents.u0: p.u0, net.latents.b: p.bias,
-                            net.latents.eta: p.eta, net.lateral.w: weights}
-                if net.stream:
-                    run_args[net.latents.u] = u
-                if initial_z is not None:
-                    run_args[net.latents.z] = np.asarray(initial_z)
-                device.run_environment_variables[SEED_VARIABLE] = str(chunk_seed(entropy, first))
-                device.run(run_args=run_args, results_directory=results, with_output=False)
-                result = net.collect(first, n, 0.0, *monitors)
-                if net.stream:
-                    u = np.asarray(net.latents.u[:])
-                device.delete(code=False, data=False, run_args=True, directory=False,
-                              force=True)
-                if progress is not None:
-                    progress(first + n)
-                yield result
+            result = net.collect(first_stimulus, n, 0.0, *self.monitors)
+            u = np.asarray(o.latents.u[:]) if net.stream else None
         finally:
-            shutil.rmtree(os.path.join(directory, results), ignore_errors=True)
+            self.device.delete(code=False, data=False, run_args=True, directory=False,
+                               force=True)
+        return result, u
+
+    def unload(self) -> None:
+        """Forget the program's Brian2 state (the cache folder stays) and its private copy."""
+        global _loaded
+        if _loaded is self:
+            _loaded = None
+        self.device.reinit()
+        shutil.rmtree(self.run_directory, ignore_errors=True)
+
+
+def load_program(net, chunk: int, threads: int) -> tuple[StandaloneProgram, bool]:
+    """The program for this shape: the one loaded in this process if it matches, else a new
+    build (unloading the previous one). Returns (program, True if it was already loaded)."""
+    global _loaded
+    if _loaded is not None and _loaded.directory == build_directory(net, chunk, threads):
+        return _loaded, True
+    if _loaded is not None:
+        _loaded.unload()
+    _loaded = StandaloneProgram(net, chunk, threads)
+    return _loaded, False
+
+
+_RUN_FOLDER_PREFIX = "ipvae-standalone-"
+
+
+def _remove_folders_of_dead_processes() -> None:
+    """Remove the private run folders (``ipvae-standalone-PID-*``) of processes that are gone."""
+    root = tempfile.gettempdir()
+    for name in os.listdir(root):
+        if not name.startswith(_RUN_FOLDER_PREFIX):
+            continue
+        pid = name[len(_RUN_FOLDER_PREFIX):].split("-")[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}") and os.path.isdir("/proc"):
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+
+
+@atexit.register
+def _unload_at_exit():
+    if _loaded is not None:
+        shutil.rmtree(_loaded.run_directory, ignore_errors=True)
+
+
+def run_standalone(net, frames: np.ndarray, n_stimuli: int, key: int, progress,
+                   initial_u, initial_z, first_stimulus: int = 0):
+    """Simulate ``n_stimuli`` stimuli whose drive rows are ``frames``; yield ChunkResults.
+
+    Parameters
+    ----------
+    net : IPVAENetwork
+    frames : ndarray, shape (n_stimuli * rows, K)
+        The drive, one row per stimulus (rows = 1) or per movie frame (rows = T).
+    n_stimuli : int
+    key : int
+        :func:`models.network.stream_key` of the seed.
+    progress : callable or None
+    initial_u, initial_z : ndarray or None
+        See :meth:`IPVAENetwork.run`.
+    first_stimulus : int
+        Global index of the first stimulus (selects the random streams).
+    """
+    K = net.params.n_latents
+    rows = net.steps if net.movie else 1
+    chunk = net.chunk_rows(n_stimuli)
+    threads = net.threads
+    with _lock:
+        program, reused = load_program(net, chunk, threads)
+    net.timings = {"build_s": 0.0 if reused else program.build_s,
+                   "directory": program.directory, "threads": threads,
+                   "build_reused": reused}
+    u = None
+    if net.stream:
+        u = net.params.u0 if initial_u is None else np.asarray(initial_u, dtype=float)
+    for first in range(0, n_stimuli, chunk):
+        n = min(chunk, n_stimuli - first)
+        values = np.zeros((chunk * rows, K))
+        values[:n * rows] = frames[first * rows:(first + n) * rows]
+        with _lock:
+            result, u = program.run(net, values, first_stimulus + first, n, key,
+                                    initial_u=u, initial_z=initial_z)
+        if progress is not None:
+            progress(first + n)
+        yield result

@@ -1,0 +1,350 @@
+"""A parameter sweep: a grid of parameter values, one recording per point, one summary table.
+
+    python run_sim.py sweep --params FILE --set eta=0.5,1,2 --set log_bias=-4,-3 \\
+        --stimuli natural16:test --n 2000 --steps 64 --out sweep/
+
+Every point of the grid (the Cartesian product of the ``--set`` axes, in the order
+given) is simulated on the same stimuli and written to its own recording in the output
+folder, named after the point (``eta=0.5_log_bias=-4.h5``). The summary table
+(``summary.csv`` and ``summary.md``) lists, per point, the reconstruction quality R^2
+of Phi z_T at the last bin (mean and median over stimuli), the fraction of zero counts
+(last bin and all bins), the mean count per neuron per bin and the mean rate in Hz.
+
+Resumable: a recording is only ever written complete (temporary file, renamed at the
+end), so a point whose file exists is done. It is checked (format, and the settings it
+was made with, stored in the file as ``sweep_settings``) and skipped; a second
+invocation of a finished sweep simulates nothing and only rewrites the summary. A file
+made with other settings (another ``--n``, parameter file, seed, ...) is an error, not
+silently replaced.
+
+Axes (``--set NAME=v1,v2,...``), see :data:`SWEEP_AXES`. Scalar values set every
+neuron's entry of a per-neuron parameter (``log_bias``, ``u0``).
+
+References
+----------
+Vafaii, Galor & Yates (2025), "Brain-like variational inference", arXiv:2410.19315
+(R^2 and %-zeros as the summary of a code's quality and sparsity).
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import itertools
+import json
+import math
+import os
+
+import numpy as np
+
+from analysis.metrics import fraction_zeros, r_squared
+from models.atomic_file import atomic_output
+from models.errors import FileFormatError, ParameterError, SimulationInputError
+from models.parameters import IPVAEParameters
+from models.recording import Recording
+
+#: What each sweep axis sets.
+SWEEP_AXES = {
+    "eta": "step size eta of the membrane update (sets log_lr = log eta; > 0)",
+    "log_lr": "log of the step size eta",
+    "log_bias": "log of the bias b, the same for every neuron",
+    "u0": "prior log-rate u0 (log counts per bin), the same for every neuron",
+    "beta": "KL weight of the free energy (stored; it does not enter the inference "
+            "dynamics, so it leaves the counts unchanged)",
+    "c_u": "soft upper bound of u",
+    "c_du": "soft upper bound of the per-bin change of u",
+    "u_floor": "hard lower bound of u",
+    "seed": "seed of the Poisson draws (random parameters keep the base --seed)",
+    "latents": "K, the number of latent neurons (random parameters only)",
+}
+
+#: Axes whose values are integers.
+_INTEGER_AXES = ("seed", "latents")
+
+SUMMARY_COLUMNS = ("point", "r2_mean", "r2_median", "zeros_last_pct", "zeros_all_pct",
+                   "mean_count", "rate_hz", "runaways", "n_stimuli", "status", "file")
+
+
+def parse_axes(items) -> dict:
+    """Parse ``--set`` items: ``["eta=0.5,1", "log_bias=-4"]`` -> ``{"eta": [0.5, 1.0],
+    "log_bias": [-4.0]}``.
+
+    Raises
+    ------
+    SimulationInputError
+        Unknown name, repeated name, no or non-numeric or repeated values, or a value
+        out of range (eta <= 0, latents < 1, seed < 0).
+    """
+    axes = {}
+    for item in items or ():
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise SimulationInputError(f"--set expects NAME=v1,v2,..., got {item!r}")
+        if name not in SWEEP_AXES:
+            raise SimulationInputError(f"--set: unknown parameter {name!r}; allowed: "
+                                       f"{', '.join(SWEEP_AXES)}")
+        if name in axes:
+            raise SimulationInputError(f"--set: {name} is given twice")
+        values = []
+        for token in (t.strip() for t in text.split(",")):
+            try:
+                value = float(token)
+            except ValueError:
+                raise SimulationInputError(f"--set {name}: {token!r} is not a number") from None
+            if not math.isfinite(value):
+                raise SimulationInputError(f"--set {name}: {token!r} is not finite")
+            if name in _INTEGER_AXES:
+                if value != int(value):
+                    raise SimulationInputError(f"--set {name}: {token!r} is not an integer")
+                value = int(value)
+            values.append(value)
+        if len(set(values)) != len(values):
+            raise SimulationInputError(f"--set {name}: repeated values in {text!r}")
+        bounds = {"eta": (0.0, "positive"), "latents": (0, "at least 1"),
+                  "seed": (-1, "non-negative")}
+        if name in bounds and any(v <= bounds[name][0] for v in values):
+            raise SimulationInputError(f"--set {name}: values must be {bounds[name][1]}, got "
+                                       f"{text}")
+        axes[name] = values
+    if not axes:
+        raise SimulationInputError("give at least one axis: --set NAME=v1,v2,...")
+    if "eta" in axes and "log_lr" in axes:
+        raise SimulationInputError("--set eta and --set log_lr set the same parameter")
+    return axes
+
+
+def point_name(values: dict) -> str:
+    """File stem of a point: ``eta=0.5_log_bias=-4`` (values in their shortest form)."""
+    return "_".join(f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
+                    for name, value in values.items())
+
+
+def apply_point(params: IPVAEParameters, values: dict) -> IPVAEParameters:
+    """The parameters of one point: ``params`` with the point's parameter axes set."""
+    K = params.n_latents
+    changes = {}
+    for name, value in values.items():
+        if name == "eta":
+            changes["log_lr"] = math.log(value)
+        elif name in ("log_bias", "u0"):
+            changes[name] = np.full(K, float(value))
+        elif name in ("log_lr", "beta", "c_u", "c_du", "u_floor"):
+            changes[name] = float(value)
+    try:
+        return params.replace(**changes) if changes else params
+    except ParameterError as exc:
+        raise SimulationInputError(f"point {point_name(values)}: {exc}") from None
+
+
+def parameters_digest(params: IPVAEParameters) -> str:
+    """Short digest of the parameter values (to recognise a recording's parameters)."""
+    h = hashlib.sha256()
+    for name in ("Phi", "log_sigma", "u0", "log_bias"):
+        h.update(np.ascontiguousarray(getattr(params, name)).tobytes())
+    h.update(repr((params.log_lr, params.c_u, params.c_du, params.u_floor,
+                   params.beta)).encode())
+    return h.hexdigest()[:16]
+
+
+@dataclasses.dataclass
+class SweepPoint:
+    """One point of the grid.
+
+    Attributes
+    ----------
+    values : dict
+        Axis name -> value, in the order of the axes.
+    name : str
+        File stem (:func:`point_name`).
+    path : str
+        Its recording.
+    params : IPVAEParameters
+    seed : int
+        Seed of its Poisson draws.
+    settings : dict
+        Everything its counts depend on (stored in the file as ``sweep_settings``).
+    status : str
+        "to simulate", "complete" (found, checked) or "simulated".
+    """
+
+    values: dict
+    name: str
+    path: str
+    params: IPVAEParameters
+    seed: int
+    settings: dict
+    status: str = "to simulate"
+
+
+class ParameterSweep:
+    """The grid of a sweep, its recordings and its summary.
+
+    Parameters
+    ----------
+    axes : dict
+        From :func:`parse_axes`.
+    out : str
+        Output folder (created if missing; its parent must exist).
+    parameters : callable
+        ``parameters(K)`` -> the base :class:`IPVAEParameters` (K is the point's
+        ``latents`` value, or None without that axis).
+    stimuli_spec : str
+        The stimulus set (part of the settings a recording is checked against).
+    stimuli : StimulusSet
+    steps : int
+    seed : int
+        Base seed (of the draws, unless ``seed`` is an axis).
+    settings : dict
+        Further settings every recording must match (engine, bin width, ...).
+
+    Raises
+    ------
+    SimulationInputError
+        If a recording in ``out`` was made with other settings, or is not a recording.
+    """
+
+    def __init__(self, axes: dict, out: str, parameters, stimuli_spec: str, stimuli,
+                 steps: int, seed: int, settings: dict | None = None):
+        self.axes = axes
+        self.out = os.fspath(out)
+        parent = os.path.dirname(os.path.abspath(self.out))
+        if os.path.exists(self.out) and not os.path.isdir(self.out):
+            raise SimulationInputError(f"--out {self.out!r} is a file; the sweep writes a folder")
+        if not os.path.isdir(parent):
+            raise SimulationInputError(f"the folder {parent!r} of --out does not exist")
+        self.stimuli = stimuli
+        self.steps = int(steps)
+        self.points = []
+        for combination in itertools.product(*axes.values()):
+            values = dict(zip(axes, combination))
+            params = apply_point(parameters(values.get("latents")), values)
+            point_seed = int(values.get("seed", seed))
+            name = point_name(values)
+            point_settings = {"stimuli": stimuli_spec, "n_stimuli": stimuli.n_stimuli,
+                              "steps": self.steps, "seed": point_seed,
+                              "n_latents": params.n_latents,
+                              "parameters": parameters_digest(params), **(settings or {}),
+                              "point": values}
+            self.points.append(SweepPoint(values=values, name=name,
+                                          path=os.path.join(self.out, name + ".h5"),
+                                          params=params, seed=point_seed,
+                                          settings=point_settings))
+        for point in self.points:
+            self._check_existing(point)
+
+    @property
+    def to_simulate(self) -> list:
+        return [p for p in self.points if p.status == "to simulate"]
+
+    def _check_existing(self, point: SweepPoint) -> None:
+        if not os.path.exists(point.path):
+            return
+        try:
+            with Recording.open(point.path) as rec:
+                stored = rec.attrs.get("sweep_settings")
+        except FileFormatError as exc:
+            raise SimulationInputError(f"{point.path} exists but is not a readable recording "
+                                       f"({exc}); remove it to simulate this point") from None
+        if stored is None:
+            raise SimulationInputError(f"{point.path} exists but was not written by a sweep; "
+                                       f"remove it or choose another --out")
+        stored = json.loads(stored)
+        expected = json.loads(json.dumps(point.settings))
+        if stored != expected:
+            differ = sorted(k for k in set(stored) | set(expected)
+                            if stored.get(k) != expected.get(k))
+            raise SimulationInputError(
+                f"{point.path} exists but was made with other settings (differs in: "
+                f"{', '.join(differ)}); remove it or choose another --out")
+        point.status = "complete"
+
+    def recording_attrs(self, point: SweepPoint) -> dict:
+        """Root attributes of a point's recording (besides the writer's own)."""
+        attrs = {"seed": point.seed, "sweep_settings": json.dumps(point.settings),
+                 "sweep_point": point.name}
+        for name, value in point.values.items():
+            attrs["sweep_" + name] = value
+        return attrs
+
+    def summarise(self) -> list:
+        """One row per point (:data:`SUMMARY_COLUMNS` plus the axis values), from the files."""
+        rows = []
+        for point in self.points:
+            row = {"point": point.name, **point.values, **summarise_recording(point.path),
+                   "status": point.status, "file": os.path.basename(point.path)}
+            rows.append(row)
+        return rows
+
+    def write_summary(self, rows) -> tuple:
+        """Write ``summary.csv`` and ``summary.md`` in the output folder; return their paths."""
+        columns = ["point", *self.axes, *[c for c in SUMMARY_COLUMNS if c != "point"]]
+        csv_path = os.path.join(self.out, "summary.csv")
+        md_path = os.path.join(self.out, "summary.md")
+        with atomic_output(csv_path) as tmp, open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({c: _format(row[c]) for c in columns})
+        with atomic_output(md_path) as tmp, open(tmp, "w") as f:
+            f.write(summary_markdown(rows, columns))
+        return csv_path, md_path
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.6g}"
+    return str(value)
+
+
+def summary_markdown(rows, columns) -> str:
+    """The summary as a Markdown table, with a legend of the columns."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(_format(row[c]) for c in columns) + " |")
+    legend = (
+        "\nr2_mean, r2_median: R^2 of the reconstruction Phi z_T at the last bin, over the "
+        "stimuli (constant stimuli, whose R^2 is undefined, are left out). zeros_last_pct, "
+        "zeros_all_pct: percentage of zero counts at the last bin and over all bins. "
+        "mean_count: spikes per neuron per bin; rate_hz: the same per second (divided by "
+        "the bin width). runaways: stimuli whose counts reached half the rate ceiling "
+        "exp(c_u) in some bin. status: simulated now, or complete (found and checked, not "
+        "simulated again).\n")
+    return "\n".join(lines) + "\n" + legend
+
+
+def summarise_recording(path, block: int = 256) -> dict:
+    """Summary numbers of one recording, read in blocks of ``block`` stimuli.
+
+    Returns
+    -------
+    dict
+        r2_mean, r2_median (nan if every stimulus is constant), zeros_last_pct,
+        zeros_all_pct, mean_count (spikes per neuron per bin), rate_hz (mean_count /
+        bin width in s), runaways (stimuli with a count >= exp(c_u) / 2), n_stimuli.
+    """
+    with Recording.open(path) as rec:
+        counts, params = rec.counts, rec.params
+        N, T, K = counts.shape
+        x = rec.stimuli.x
+        last_x = x[:, -1] if x.ndim == 3 else x
+        ceiling = 0.5 * np.exp(params.c_u)
+        r2, zeros_last, zeros_all, total, runaways = [], 0.0, 0.0, 0.0, 0
+        for first in range(0, N, block):
+            c = counts[first:first + block]
+            n = c.shape[0]
+            x_hat = c[:, -1].astype(np.float64) @ params.Phi.T
+            r2.append(r_squared(last_x[first:first + n], x_hat))
+            zeros_last += fraction_zeros(c[:, -1]) * n
+            zeros_all += fraction_zeros(c) * n
+            total += float(c.sum(dtype=np.float64))
+            runaways += int(np.count_nonzero(c.max(axis=(1, 2)) >= ceiling))
+        bin_width = float(rec.attrs.get("bin_width", np.nan))
+    r2 = np.concatenate(r2)
+    defined = np.isfinite(r2)
+    mean_count = total / (N * T * K)
+    return {"r2_mean": float(np.mean(r2[defined])) if defined.any() else float("nan"),
+            "r2_median": float(np.median(r2[defined])) if defined.any() else float("nan"),
+            "zeros_last_pct": 100 * zeros_last / N, "zeros_all_pct": 100 * zeros_all / N,
+            "mean_count": mean_count, "rate_hz": mean_count / bin_width,
+            "runaways": runaways, "n_stimuli": N}
