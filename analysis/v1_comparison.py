@@ -1,0 +1,478 @@
+"""The model against V1: the 14 statistics of ``docs/ephys_reference.md``, as a table and a figure.
+
+Each row holds the model's sample (per neuron, per pair of neurons or per
+stimulus) with its median and interquartile range (IQR), the V1 value as the
+reference states it, the *criterion* that turns that statement into a test
+(written out in the table, because several V1 statements are qualitative: "most
+cells", "broad", "bimodal"), the model's value of the tested quantity, whether
+it passes ("inside"), and the source. A row with no data (no responsive neuron)
+is neither inside nor outside.
+
+Criteria, with the reasoning behind the thresholds:
+
+==========================  ===========================================================
+statistic                   criterion
+==========================  ===========================================================
+Fano factor                 median in [1, 2]
+ISI CV                      median in [0.5, 1.1]
+firing-rate distribution    more than half the neurons fire below the mean rate (a
+                            log-normal gives Phi(sigma/2) > 1/2) and the log-normal fits
+                            better than a normal distribution (smaller KS distance)
+lifetime sparseness         median rise S(CRF + surround) - S(CRF) > 0
+population sparseness       median > 0.5 (a code where a fraction a of the neurons
+                            respond equally and the rest are silent has S ~ 1 - a:
+                            "most neurons silent" is S > 0.5)
+circular variance           broad (IQR at least 0.2 wide) with many weakly tuned cells
+                            (upper quartile above 0.5)
+orientation bandwidth       median in [10, 40] deg
+OSI                         median >= 1/3 (R_pref >= 2 R_orth in most cells)
+contrast response           median Naka-Rushton exponent n in [1, 5]
+surround suppression        median SI > 0.1 (most cells suppressed by more than 10%)
+cross-orientation           median XOS > 0.1 (most cells suppressed by more than 10%)
+F1/F0                       bimodal (bimodality coefficient > 5/9) with at least 20% of
+                            the cells on each side of 1
+noise correlation r_sc      median over pairs in [0.01, 0.2]
+RF shape (nx)               median nx < 0.5 (at least half the cells blob-like)
+==========================  ===========================================================
+
+References: see ``docs/ephys_reference.md`` (cited per row).
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+
+import numpy as np
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import NullFormatter
+
+from analysis.experiment_figures import FONT_LABEL, FONT_SMALL, FONT_TITLE, new_figure, style
+from analysis.experiment_runner import summarise
+from analysis.raster import save_figure
+from analysis.response_modulation import bimodality_coefficient
+from models.atomic_file import atomic_output
+
+#: Shade of the V1 range in the figure.
+V1_COLOR = "#9ecae1"
+
+
+@dataclasses.dataclass
+class ComparisonRow:
+    """One statistic: the model's sample, the V1 reference, the test and its outcome.
+
+    Attributes
+    ----------
+    statistic : str
+    unit : str
+    sample : str
+        What one value of ``values`` is: "neurons", "pairs" or "stimuli".
+    values : ndarray
+        The model's sample (finite values only).
+    v1_value : str
+        The V1 value as ``ephys_reference.md`` states it.
+    criterion : str
+        The test applied.
+    tested : str
+        The tested quantity and the model's value of it.
+    inside : bool or None
+        Whether the model passes; None without data.
+    source : str
+    details : str
+        Secondary numbers (other fit parameters, counts).
+    shade : tuple
+        (low, high) of the V1 range on the figure's x axis.
+    xlabel : str
+    log : bool
+        Log x axis in the figure.
+    plot_values : ndarray or None
+        Values drawn in the figure if they differ from ``values``.
+    shade_note : str
+        What the shaded region means when it is not simply the range of the statistic.
+    """
+
+    statistic: str
+    unit: str
+    sample: str
+    values: np.ndarray
+    v1_value: str
+    criterion: str
+    tested: str
+    inside: bool | None
+    source: str
+    details: str = ""
+    shade: tuple = (None, None)
+    xlabel: str = ""
+    log: bool = False
+    plot_values: np.ndarray | None = None
+    shade_note: str = ""
+
+    @property
+    def summary(self) -> dict:
+        return summarise(self.values)
+
+    @property
+    def model_text(self) -> str:
+        s = self.summary
+        if s["n"] == 0:
+            return "no data (n = 0)"
+        unit = f" {self.unit}" if self.unit else ""
+        return (f"{_fmt(s['median'])}{unit} [{_fmt(s['q1'])}, {_fmt(s['q3'])}] "
+                f"(n = {s['n']} {self.sample})")
+
+    @property
+    def inside_text(self) -> str:
+        return "no data" if self.inside is None else ("yes" if self.inside else "no")
+
+
+def _fmt(x) -> str:
+    if x is None or not np.isfinite(x):
+        return "nan"
+    return f"{x:.3g}"
+
+
+def _finite(values) -> np.ndarray:
+    v = np.asarray(values if values is not None else [], dtype=np.float64).ravel()
+    return v[np.isfinite(v)]
+
+
+def _get(results, experiment, key, where="per_neuron"):
+    r = results.get(experiment)
+    if r is None:
+        return np.zeros(0)
+    return _finite(getattr(r, where).get(key))
+
+
+def _median_in(values, lo, hi, lo_open=False, hi_open=False):
+    if values.size == 0:
+        return None, "nan"
+    m = float(np.median(values))
+    ok_lo = m > lo if lo_open else m >= lo
+    ok_hi = m < hi if hi_open else m <= hi
+    return bool(ok_lo and ok_hi), f"median {_fmt(m)}"
+
+
+def build_rows(results: dict) -> list:
+    """The 14 rows from the experiments' results (``{name: ExperimentResult}``).
+
+    Experiments missing from ``results`` give rows without data.
+    """
+    rows = []
+    nat = results.get("natural")
+
+    # 1 Fano factor
+    v = _get(results, "natural", "fano")
+    inside, tested = _median_in(v, 1.0, 2.0)
+    rows.append(ComparisonRow(
+        "spike-count Fano factor", "", "neurons", v, "about 1 to 2 (often near 1.5)",
+        "median in [1, 2]", tested, inside,
+        "Tolhurst, Movshon & Dean 1983; Shadlen & Newsome 1998; Churchland et al. 2010",
+        "repeated natural patches, 600 ms window, median over patches per neuron",
+        (1.0, 2.0), "Fano factor"))
+
+    # 2 ISI CV
+    v = _get(results, "natural", "isi_cv")
+    lv = _get(results, "natural", "isi_lv")
+    inside, tested = _median_in(v, 0.5, 1.1)
+    rows.append(ComparisonRow(
+        "ISI coefficient of variation", "", "neurons", v,
+        "about 0.5 to 1.1 for steadily firing cells (Poisson = 1)", "median in [0.5, 1.1]",
+        tested, inside, "Softky & Koch 1993; LV: Shinomoto et al. 2003",
+        f"LV median {_fmt(np.median(lv)) if lv.size else 'nan'} (n = {lv.size}); continuous "
+        f"time, cells >= 5 spikes/s", (0.5, 1.1), "ISI CV"))
+
+    # 3 firing-rate distribution
+    rates = _get(results, "natural", "rate")
+    s = nat.summary if nat is not None else {}
+    frac, ks, ks_n = (s.get("fraction_below_mean", np.nan), s.get("lognormal_ks", np.nan),
+                      s.get("normal_ks", np.nan))
+    if rates.size and np.isfinite(frac):
+        inside = bool(frac > 0.5 and np.isfinite(ks) and ks < ks_n)
+    else:
+        inside = None
+    mean_rate = float(np.mean(rates)) if rates.size else np.nan
+    rows.append(ComparisonRow(
+        "firing-rate distribution", "spikes/s", "neurons", rates,
+        "heavy-tailed, close to log-normal; most cells fire little",
+        "fraction below the mean > 0.5 and log-normal fits better than normal (KS)",
+        f"fraction below mean {_fmt(frac)}; KS log-normal {_fmt(ks)} vs normal {_fmt(ks_n)}",
+        inside, "Buzsaki & Mizuseki 2014",
+        f"log-normal sigma {_fmt(s.get('lognormal_sigma', np.nan))}, skewness "
+        f"{_fmt(s.get('rate_skewness', np.nan))}, {int(s.get('n_silent', 0))} silent neurons; "
+        f"natural patches",
+        (0.0, 1.0), "rate / mean rate", True,
+        rates / mean_rate if rates.size and mean_rate > 0 else np.zeros(0),
+        "below the mean"))
+
+    # 4 lifetime sparseness
+    v = _get(results, "natural", "lifetime_sparseness_change")
+    crf = _get(results, "natural", "lifetime_sparseness_crf")
+    both = _get(results, "natural", "lifetime_sparseness_crf_surround")
+    full = _get(results, "natural", "lifetime_sparseness")
+    inside, tested = _median_in(v, 0.0, 1.0, lo_open=True)
+    rows.append(ComparisonRow(
+        "lifetime sparseness", "", "neurons", v,
+        "rises with surround (nCRF) stimulation by natural movies",
+        "median rise S(CRF + surround) - S(CRF) > 0", tested, inside,
+        "Vinje & Gallant 2000",
+        f"S(CRF) median {_fmt(np.median(crf)) if crf.size else 'nan'}, S(CRF + surround) "
+        f"{_fmt(np.median(both)) if both.size else 'nan'}; full-field S over all patches "
+        f"{_fmt(np.median(full)) if full.size else 'nan'} (n = {full.size})",
+        (0.0, 1.0), "S(CRF + surround) - S(CRF)", shade_note="rise"))
+
+    # 5 population sparseness
+    v = _get(results, "natural", "population_sparseness", "population")
+    inside, tested = _median_in(v, 0.5, 1.0, lo_open=True)
+    rows.append(ComparisonRow(
+        "population sparseness", "", "stimuli", v,
+        "high for natural images (most neurons silent)", "median > 0.5", tested, inside,
+        "Willmore, Mazer & Gallant 2011",
+        f"{_fmt(100 * s.get('fraction_zero_counts', np.nan))}% zero counts in the window",
+        (0.5, 1.0), "population sparseness"))
+
+    # 6 circular variance
+    v = _get(results, "orientation", "circular_variance")
+    if v.size:
+        q1, q3 = np.percentile(v, [25, 75])
+        inside = bool(q3 - q1 >= 0.2 and q3 > 0.5)
+        tested = f"IQR width {_fmt(q3 - q1)}, upper quartile {_fmt(q3)}"
+    else:
+        inside, tested = None, "nan"
+    rows.append(ComparisonRow(
+        "orientation circular variance", "", "neurons", v,
+        "broadly distributed over (0, 1); many weakly tuned cells",
+        "IQR >= 0.2 wide and upper quartile > 0.5", tested, inside,
+        "Ringach, Shapley & Hawken 2002", "drifting gratings, 24 directions, preferred SF",
+        (0.5, 1.0), "circular variance", shade_note="weakly tuned"))
+
+    # 7 bandwidth
+    v = _get(results, "orientation", "bandwidth")
+    inside, tested = _median_in(v, 10.0, 40.0)
+    rows.append(ComparisonRow(
+        "orientation bandwidth", "deg", "neurons", v,
+        "roughly 10 to 40 deg, median in the twenties", "median in [10, 40] deg", tested,
+        inside, "Ringach, Shapley & Hawken 2002",
+        "half-width at 1/sqrt(2) of the peak; 90 deg = never falls that low",
+        (10.0, 40.0), "bandwidth (deg)"))
+
+    # 8 OSI
+    v = _get(results, "orientation", "osi")
+    inside, tested = _median_in(v, 1 / 3, 1.0)
+    rows.append(ComparisonRow(
+        "orientation selectivity index", "", "neurons", v,
+        "broad, most cells clearly tuned", "median >= 1/3 (R_pref >= 2 R_orth)", tested, inside,
+        "Niell & Stryker 2008", "", (1 / 3, 1.0), "OSI"))
+
+    # 9 contrast response
+    v = _get(results, "contrast", "n")
+    c50 = _get(results, "contrast", "c50")
+    sat = _get(results, "contrast", "saturates")
+    inside, tested = _median_in(v, 1.0, 5.0)
+    rows.append(ComparisonRow(
+        "contrast response (Naka-Rushton n)", "", "neurons", v,
+        "n about 2 to 3 (range 1 to 5); c50 widely spread, tens of percent",
+        "median n in [1, 5]", tested, inside,
+        "Albrecht & Hamilton 1982; Sclar, Maunsell & Lennie 1990",
+        (f"c50 median {_fmt(np.median(c50))} [{_fmt(np.percentile(c50, 25))}, "
+         f"{_fmt(np.percentile(c50, 75))}] (contrast 1 = natural-patch pixel std); "
+         f"{int(sat.sum())} of {sat.size} saturate within the tested contrasts")
+        if c50.size else "no neuron fitted",
+        (1.0, 5.0), "Naka-Rushton exponent n"))
+
+    # 10 surround suppression
+    v = _get(results, "size", "si")
+    inside, tested = _median_in(v, 0.1, 1.0, lo_open=True)
+    rows.append(ComparisonRow(
+        "surround suppression index", "", "neurons", v,
+        "most cells suppressed; index spread from 0 to 1", "median SI > 0.1", tested, inside,
+        "Cavanaugh, Bair & Movshon 2002",
+        f"{_fmt(100 * np.mean(v > 0.1))}% of cells with SI > 0.1" if v.size else "",
+        (0.1, 1.0), "suppression index SI"))
+
+    # 11 cross-orientation
+    v = _get(results, "cross-orientation", "xos")
+    inside, tested = _median_in(v, 0.1, 1.0, lo_open=True)
+    rows.append(ComparisonRow(
+        "cross-orientation suppression", "", "neurons", v,
+        "response to test + orthogonal mask below test alone in most cells",
+        "median 1 - R_plaid / R_test > 0.1", tested, inside,
+        "Morrone, Burr & Maffei 1982; Priebe & Ferster 2006",
+        f"{_fmt(100 * np.mean(v > 0))}% of cells suppressed at all" if v.size else "",
+        (0.1, 1.0), "1 - R_plaid / R_test"))
+
+    # 12 F1/F0
+    v = _get(results, "f1f0", "f1f0")
+    if v.size:
+        bc = bimodality_coefficient(v)
+        simple = float(np.mean(v > 1))
+        inside = bool(np.isfinite(bc) and bc > 5 / 9 and 0.2 <= simple <= 0.8)
+        tested = f"bimodality coefficient {_fmt(bc)}, {_fmt(100 * simple)}% above 1"
+    else:
+        inside, tested = None, "nan"
+    rows.append(ComparisonRow(
+        "simple / complex (F1/F0)", "", "neurons", v, "bimodal, split near 1",
+        "bimodality coefficient > 5/9 and 20% to 80% of cells above 1", tested, inside,
+        "Skottun et al. 1991", "drifting grating at the preferred direction and SF",
+        (1.0, 2.0), "F1 / F0", shade_note="simple"))
+
+    # 13 r_sc
+    v = _get(results, "natural", "r_sc", "population")
+    inside, tested = _median_in(v, 0.01, 0.2)
+    rows.append(ComparisonRow(
+        "noise correlation r_sc", "", "pairs", v,
+        "small and positive: near 0.01 (some awake recordings) to 0.1-0.2 (many others)",
+        "median over pairs in [0.01, 0.2]", tested, inside,
+        "Ecker et al. 2010; Cohen & Kohn 2011",
+        f"mean {_fmt(np.mean(v)) if v.size else 'nan'}; repeated natural patches",
+        (0.01, 0.2), "r_sc"))
+
+    # 14 RF shape
+    v = _get(results, "rf", "nx")
+    ny = _get(results, "rf", "ny")
+    rf = results.get("rf")
+    rs = rf.summary if rf is not None else {}
+    inside, tested = _median_in(v, 0.0, 0.5, hi_open=True)
+    rows.append(ComparisonRow(
+        "receptive-field shape (Gabor nx)", "", "neurons", v,
+        "many cells with nx < 0.5 (few subfields, blob-like)", "median nx < 0.5", tested,
+        inside, "Ringach 2002",
+        f"ny median {_fmt(np.median(ny)) if ny.size else 'nan'}; "
+        f"{int(rs.get('n_gabor_fits', 0))} Gabor fits with R^2 >= 0.5 (of the STAs of "
+        f"{rf.n_responsive if rf is not None else 0} neurons with enough spikes); STA vs Phi "
+        f"column correlation median {_fmt(rs.get('median_sta_phi_correlation', np.nan))} "
+        f"({_fmt(rs.get('median_sta_phi_correlation_low_overlap', np.nan))} for the "
+        f"low-overlap half of the dictionary)",
+        (0.0, 0.5), "nx = sigma_x f"))
+    return rows
+
+
+COLUMNS = ("statistic", "unit", "sample", "n", "model_median", "model_q1", "model_q3",
+           "v1_value", "criterion", "tested", "inside", "source", "details")
+
+
+def _row_record(row: ComparisonRow) -> dict:
+    s = row.summary
+    return {"statistic": row.statistic, "unit": row.unit, "sample": row.sample, "n": s["n"],
+            "model_median": s["median"], "model_q1": s["q1"], "model_q3": s["q3"],
+            "v1_value": row.v1_value, "criterion": row.criterion, "tested": row.tested,
+            "inside": row.inside_text, "source": row.source, "details": row.details}
+
+
+def write_csv(rows, path) -> str:
+    """The table as CSV (one row per statistic, columns :data:`COLUMNS`), atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        record = _row_record(row)
+        for key in ("model_median", "model_q1", "model_q3"):
+            record[key] = "" if not np.isfinite(record[key]) else f"{record[key]:.6g}"
+        writer.writerow(record)
+    with atomic_output(path) as tmp, open(tmp, "w", newline="") as f:
+        f.write(buffer.getvalue())
+    return path
+
+
+def count_inside(rows) -> tuple[int, int, int]:
+    """(inside, outside, without data)."""
+    inside = sum(1 for r in rows if r.inside is True)
+    outside = sum(1 for r in rows if r.inside is False)
+    return inside, outside, len(rows) - inside - outside
+
+
+def markdown_table(rows) -> str:
+    """The table in Markdown, then the details of every row as a numbered list."""
+    def cell(text):
+        return str(text).replace("|", "\\|")
+    lines = ["| # | statistic | model: median [IQR] (n) | V1 | criterion: model value | "
+             "inside | source |", "|---|---|---|---|---|---|---|"]
+    for i, row in enumerate(rows, 1):
+        lines.append(f"| {i} | {cell(row.statistic)} | {cell(row.model_text)} | "
+                     f"{cell(row.v1_value)} | {cell(row.criterion)}: {cell(row.tested)} | "
+                     f"{row.inside_text} | {cell(row.source)} |")
+    inside, outside, missing = count_inside(rows)
+    lines += ["", f"Inside the V1 range: {inside} of {len(rows)}; outside: {outside}; "
+              f"no data: {missing}.", ""]
+    lines += [f"{i}. {row.statistic}: {row.details}" for i, row in enumerate(rows, 1)
+              if row.details]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(rows, path, header: str = "") -> str:
+    with atomic_output(path) as tmp, open(tmp, "w") as f:
+        f.write((header + "\n\n" if header else "") + markdown_table(rows))
+    return path
+
+
+def text_table(rows, width: int = 110) -> str:
+    """A plain-text table for the terminal."""
+    out = [f"{'#':>2}  {'statistic':<36} {'model: median [IQR] (n)':<40} {'inside':<7} source"]
+    for i, row in enumerate(rows, 1):
+        out.append(f"{i:>2}  {row.statistic[:36]:<36} {row.model_text[:40]:<40} "
+                   f"{row.inside_text:<7} {row.source}")
+        out.append(f"{'':>4}V1: {row.v1_value}; test: {row.criterion} -> {row.tested}")
+    return "\n".join(out)
+
+
+def comparison_figure(rows, path, title: str = "") -> str:
+    """One panel per statistic: the model's distribution, the V1 range shaded."""
+    n = len(rows)
+    cols = 4
+    nrows = math.ceil((n + 1) / cols)
+    fig = new_figure(13.0, 2.75 * nrows + 0.4)
+    grid = fig.add_gridspec(nrows, cols, wspace=0.42, hspace=0.95)
+    for i, row in enumerate(rows):
+        ax = fig.add_subplot(grid[i // cols, i % cols])
+        values = row.values if row.plot_values is None else _finite(row.plot_values)
+        lo, hi = row.shade
+        mark = {True: "inside", False: "OUTSIDE", None: "no data"}[row.inside]
+        style(ax, row.xlabel, row.sample)
+        ax.set_title(f"{i + 1}. {row.statistic}\n({mark})", fontsize=FONT_SMALL + 0.5)
+        if values.size == 0:
+            ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center",
+                    fontsize=FONT_LABEL, color="0.4")
+            if lo is not None:
+                ax.set_xlim(lo - 0.1 * abs(hi - lo) - 0.05, hi + 0.1 * abs(hi - lo) + 0.05)
+                ax.axvspan(lo, hi, color=V1_COLOR, alpha=0.6, lw=0)
+            continue
+        if row.log:
+            positive = values[values > 0]
+            if positive.size:
+                edges = np.logspace(np.log10(positive.min()) - 0.05,
+                                    np.log10(positive.max()) + 0.05, 25)
+                ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())
+                ax.hist(positive, bins=edges, color="0.45", edgecolor="white", zorder=2)
+        else:
+            span = [values.min(), values.max()]
+            if lo is not None:
+                span = [min(span[0], lo), max(span[1], hi)]
+            width = span[1] - span[0] or 1.0
+            edges = np.linspace(span[0] - 0.02 * width, span[1] + 0.02 * width, 25)
+            ax.hist(values, bins=edges, color="0.45", edgecolor="white", zorder=2)
+        if lo is not None:
+            left = lo if not row.log or lo > 0 else ax.get_xlim()[0]
+            ax.axvspan(left, hi, color=V1_COLOR, alpha=0.6, lw=0, zorder=1)
+            if row.shade_note:
+                ax.text(left, 0.97, f" shaded: {row.shade_note}",
+                        transform=ax.get_xaxis_transform(), ha="left", va="top",
+                        fontsize=FONT_SMALL, color="#08519c", zorder=4)
+        if not row.log:
+            ax.axvline(np.median(values), color="k", ls="--", lw=1.0, zorder=3)
+    ax = fig.add_subplot(grid[(n) // cols, n % cols:])
+    ax.axis("off")
+    inside, outside, missing = count_inside(rows)
+    ax.add_patch(Rectangle((0.02, 0.62), 0.08, 0.12, transform=ax.transAxes, color=V1_COLOR,
+                           alpha=0.6))
+    ax.text(0.13, 0.68, "V1 range (docs/ephys_reference.md)", transform=ax.transAxes,
+            va="center", fontsize=FONT_SMALL)
+    ax.plot([0.02, 0.10], [0.48, 0.48], "k--", transform=ax.transAxes, lw=1.0)
+    ax.text(0.13, 0.48, "model median", transform=ax.transAxes, va="center",
+            fontsize=FONT_SMALL)
+    ax.text(0.02, 0.22, f"inside: {inside} of {len(rows)}, outside: {outside}, "
+            f"no data: {missing}", transform=ax.transAxes, fontsize=FONT_LABEL)
+    if title:
+        fig.suptitle(title, fontsize=FONT_TITLE, y=0.995)
+    fig.subplots_adjust(top=1 - 0.95 / fig.get_figheight())
+    return save_figure(fig, path)
