@@ -1,0 +1,366 @@
+"""One small interface for every inference model: the iP-VAE network and the baselines.
+
+Every model infers a code for each stimulus by iterating T steps from a fixed
+starting state, and reconstructs the stimulus linearly from that code with a
+dictionary Phi (M pixels x K latents):
+
+    states[n, t]          = the code used for the reconstruction at step t  (K,)
+    reconstructions[n, t] = Phi @ states[n, t]                               (M,)
+
+Step t = 0 is the code before any update (the iP-VAE's counts drawn from the
+prior u0; zero for predictive coding and the LCA), step t the code after t
+updates. So "t = 1000" needs ``steps = 1001``.
+
+An :class:`InferenceModel` is built from its parameters, infers over T steps on a
+batch of stimuli (:meth:`InferenceModel.infer`), and gives a copy of itself with
+another dictionary (:meth:`InferenceModel.with_dictionary`), so that one
+dictionary-learning loop (``learning.model_training``, built on
+``learning.dictionary.hebbian_step``) fits every model. Optional per-model fits
+besides Phi (a learned prior, say) go through :meth:`InferenceModel.fit_extras`.
+
+Models (states are what each model decodes):
+
+==========================  =========================================  ==========================
+class (module)              model                                      state z_t
+==========================  =========================================  ==========================
+``IPVAEInference`` (here)   iP-VAE, the Brian2 network                 spike counts of bin t
+``GaussianIterativeVAE``    iG-VAE / iG-relu (``models.gaussian_vae``)  f(mu_t), f = identity/ReLU
+``PredictiveCoding``        Rao & Ballard 1999                         causes r_t
+``LCA``                     Rozell et al. 2008 (``models.lca``)        thresholded a_t
+==========================  =========================================  ==========================
+
+References
+----------
+Vafaii, Galor & Yates (2025), "Brain-like variational inference", arXiv:2410.19315.
+"""
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+from models.errors import ParameterError, SimulationInputError
+from models.parameters import IPVAEParameters
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class InferenceResult:
+    """The codes a model inferred for N stimuli at the recorded steps.
+
+    Attributes
+    ----------
+    states : ndarray, shape (N, R, K), float64
+        The code at each recorded step (R = T when every step is recorded).
+    steps : ndarray, shape (R,), int
+        The step index t of each recorded state (0 = before any update).
+    Phi : ndarray, shape (M, K)
+        The dictionary the reconstructions are made with.
+    final : dict
+        Model-specific internal state after the last step, e.g. the iG-VAE's posterior
+        means and log-stds (``"mean"``, ``"log_std"``, each N x K); used by
+        :meth:`InferenceModel.fit_extras`.
+    """
+
+    states: np.ndarray
+    steps: np.ndarray
+    Phi: np.ndarray
+    final: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def reconstructions(self) -> np.ndarray:
+        """Phi z_t for every stimulus and recorded step, shape (N, R, M) (computed on access)."""
+        return self.states @ self.Phi.T
+
+    def at(self, t: int) -> np.ndarray:
+        """States at step t, shape (N, K).
+
+        Raises
+        ------
+        SimulationInputError
+            If step t was not recorded.
+        """
+        where = np.flatnonzero(self.steps == int(t))
+        if where.size == 0:
+            raise SimulationInputError(
+                f"step t = {t} was not recorded (recorded: {_format_steps(self.steps)})")
+        return self.states[:, where[0]]
+
+
+def _format_steps(steps) -> str:
+    steps = list(np.asarray(steps).tolist())
+    return ", ".join(map(str, steps)) if len(steps) <= 12 else \
+        f"{', '.join(map(str, steps[:5]))}, ..., {', '.join(map(str, steps[-3:]))}"
+
+
+def check_dictionary(Phi, name: str = "Phi") -> np.ndarray:
+    """Phi as a finite float64 (M, K) array; a clear :class:`ParameterError` otherwise."""
+    try:
+        Phi = np.array(Phi, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{name} is not numeric: {exc}") from None
+    if Phi.ndim != 2 or min(Phi.shape) < 1:
+        raise ParameterError(f"{name} must be a 2-D array (M pixels x K latents), got shape "
+                             f"{Phi.shape}")
+    if not np.all(np.isfinite(Phi)):
+        raise ParameterError(f"{name} contains {int(np.count_nonzero(~np.isfinite(Phi)))} NaN "
+                             f"or infinite value(s)")
+    Phi.setflags(write=False)
+    return Phi
+
+
+def lipschitz_constant(Phi: np.ndarray, sigma: float | np.ndarray = 1.0) -> float:
+    """L = largest eigenvalue of Phi^T diag(1/sigma^2) Phi, the Lipschitz constant of the
+    gradient of the squared error ||x - Phi a||^2 / (2 sigma^2) in a.
+
+    A gradient step of size 1/L never increases a convex quadratic energy, and the
+    linear iteration a <- a + h Phi^T (x - Phi a) / sigma^2 converges for 0 < h < 2/L
+    (Beck & Teboulle 2009 use h = 1/L in ISTA). For an orthonormal Phi and sigma = 1, L = 1.
+    """
+    scaled = Phi / np.asarray(sigma, dtype=np.float64).reshape(-1, 1)
+    # the largest eigenvalue of the smaller Gram matrix (M x M or K x K), by Lanczos
+    # iteration to machine precision from a fixed start (deterministic). Why not a full
+    # eigvalsh: with OpenBLAS threads on busy cores it took 0.7 s for 256 x 256 here
+    # (0.013 s single-threaded); Lanczos needs only matrix-vector products.
+    gram = scaled @ scaled.T if scaled.shape[0] <= scaled.shape[1] else scaled.T @ scaled
+    if gram.shape[0] <= 32:
+        return float(np.linalg.eigvalsh(gram)[-1])
+    from scipy.sparse.linalg import eigsh
+    return float(eigsh(gram, k=1, which="LA", v0=np.ones(gram.shape[0]), tol=0,
+                       return_eigenvectors=False)[0])
+
+
+class InferenceModel(abc.ABC):
+    """Base class: a dictionary Phi and an iterative inference of the codes.
+
+    Subclasses implement :meth:`_infer` (the dynamics, vectorised over the batch) and
+    :meth:`with_dictionary`; this class validates the input and the steps to record.
+
+    Attributes
+    ----------
+    name : str
+        Short label used in tables and figures (e.g. ``"iG-VAE"``).
+    Phi : ndarray, shape (M, K)
+        The dictionary (read-only).
+    sigma : float or ndarray, shape (M,)
+        Likelihood standard deviation per pixel; the Hebbian dictionary step divides the
+        prediction error by sigma^2.
+    column_norm : float or None
+        Norm every column of Phi is rescaled to after each dictionary step (None: free).
+    learning_rate : float
+        Default step size of the Hebbian dictionary step for this model.
+    """
+
+    name: str = "model"
+    sigma: float | np.ndarray = 1.0
+    column_norm: float | None = 1.0
+    learning_rate: float = 0.1
+
+    @property
+    @abc.abstractmethod
+    def Phi(self) -> np.ndarray:
+        """The dictionary, shape (M, K)."""
+
+    @property
+    def n_pixels(self) -> int:
+        """M, the number of pixels."""
+        return self.Phi.shape[0]
+
+    @property
+    def n_latents(self) -> int:
+        """K, the number of latents."""
+        return self.Phi.shape[1]
+
+    @abc.abstractmethod
+    def with_dictionary(self, Phi: np.ndarray) -> "InferenceModel":
+        """A copy of the model with dictionary ``Phi`` (same shape), everything else equal."""
+
+    def fit_extras(self, x: np.ndarray, result: InferenceResult) -> "InferenceModel":
+        """Fit the model's parameters other than Phi from one minibatch (default: none).
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, M)
+        result : InferenceResult
+            What :meth:`infer` returned for ``x``.
+        """
+        return self
+
+    def describe(self) -> dict:
+        """The model's settings as a JSON-serialisable dict (for tables and provenance)."""
+        return {"model": self.name, "n_pixels": self.n_pixels, "n_latents": self.n_latents}
+
+    def check_stimuli(self, x) -> np.ndarray:
+        """Stimuli as a float64 (N, M) array; a clear :class:`SimulationInputError` otherwise."""
+        try:
+            x = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise SimulationInputError(f"the stimuli are not numeric: {exc}") from None
+        if x.ndim != 2:
+            raise SimulationInputError(
+                f"stimuli must be N x M (one image per row), got shape {x.shape}")
+        if x.shape[0] < 1:
+            raise SimulationInputError("no stimuli to infer (N = 0)")
+        if x.shape[1] != self.n_pixels:
+            raise SimulationInputError(
+                f"the stimuli have {x.shape[1]} pixels but the dictionary Phi of the "
+                f"{self.name} has {self.n_pixels} rows (M): they must match")
+        if not np.all(np.isfinite(x)):
+            raise SimulationInputError(
+                f"the stimuli contain {int(np.count_nonzero(~np.isfinite(x)))} NaN or infinite "
+                f"value(s)")
+        return x
+
+    @staticmethod
+    def check_steps(steps, record=None) -> tuple[int, np.ndarray]:
+        """Validate T and the steps to record; return (T, sorted unique record indices)."""
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise SimulationInputError(f"steps must be a positive integer, got {steps!r}")
+        steps = int(steps)
+        if record is None:
+            return steps, np.arange(steps)
+        record = np.unique(np.asarray(record, dtype=np.int64).ravel())
+        if record.size == 0:
+            raise SimulationInputError("no steps to record (record is empty)")
+        if record[0] < 0 or record[-1] >= steps:
+            raise SimulationInputError(
+                f"steps to record must lie in 0 .. {steps - 1} (steps = {steps}), got "
+                f"{_format_steps(record)}")
+        return steps, record
+
+    def infer(self, x, steps: int, seed: int | None = None, record=None,
+              progress: Callable[[float], None] | None = None) -> InferenceResult:
+        """Infer the codes of N stimuli over T steps.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, M)
+            Stimuli, one per row.
+        steps : int
+            T, the number of steps; states z_0 .. z_{T-1} are produced.
+        seed : int, optional
+            Seed of the model's random draws (ignored by deterministic models). The same
+            seed gives the same result.
+        record : sequence of int, optional
+            Steps t (0 <= t < T) to keep; default all. Keeping only a few bounds the
+            memory of long runs (N x R x K floats instead of N x T x K).
+        progress : callable, optional
+            Called with the number of stimuli done so far.
+
+        Returns
+        -------
+        InferenceResult
+            ``states`` (N, R, K), ``steps`` (R,), ``reconstructions`` (N, R, M).
+
+        Raises
+        ------
+        SimulationInputError
+            Bad shapes, NaN/inf stimuli, a non-positive T, steps to record out of range.
+        ParameterError
+            The dynamics diverged (non-finite states).
+        """
+        x = self.check_stimuli(x)
+        steps, record = self.check_steps(steps, record)
+        with np.errstate(over="ignore", invalid="ignore"):   # divergence is reported below
+            out = self._infer(x, steps, record, seed, progress)
+        states, final = out if isinstance(out, tuple) else (out, {})
+        if not np.all(np.isfinite(states)):
+            raise ParameterError(
+                f"the {self.name}'s inference diverged (non-finite states): its step size is "
+                f"too large for this dictionary")
+        return InferenceResult(states=states, steps=record, Phi=self.Phi, final=final)
+
+    @abc.abstractmethod
+    def _infer(self, x: np.ndarray, steps: int, record: np.ndarray, seed: int | None,
+               progress: Callable[[float], None] | None):
+        """The dynamics for validated input: states (N, len(record), K) float64, or
+        (states, final) with ``final`` a dict of internal end states."""
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v}" for k, v in self.describe().items() if k != "model")
+        return f"{type(self).__name__}({settings})"
+
+
+class IPVAEInference(InferenceModel):
+    """The iP-VAE behind the common interface: runs the Brian2 network, never a numpy copy.
+
+    States are the spike counts z_t ~ Poisson(exp(u_t)) of every bin (model.md), as
+    float64; step t = 0 holds the counts drawn from the prior log-rates u0. Each call of
+    :meth:`infer` runs :class:`models.network.IPVAENetwork` (u reset to u0 for every
+    stimulus) and keeps the counts of the recorded bins, chunk by chunk, so long runs
+    (T = 1,001) need memory for the recorded bins only.
+
+    Parameters
+    ----------
+    params : IPVAEParameters
+    engine : {"auto", "runtime", "standalone"}
+        Brian2 engine (see :class:`models.network.IPVAENetwork`); "auto" picks the
+        compiled standalone program for >= 100,000 stimulus-bins.
+    chunk_size : int, optional
+        Stimuli per network run (default: the network's own).
+    column_norm : float or None
+        Column norm kept by the Hebbian dictionary step (default 0.5: the stable
+        offline loop measured in ``learning_notes.md``).
+    learning_rate : float
+        Hebbian step size (default 0.01, same source).
+
+    Examples
+    --------
+    >>> model = IPVAEInference(IPVAEParameters.random(64, 32, seed=1))
+    >>> model.infer(np.zeros((3, 64)), steps=4, seed=0).states.shape
+    (3, 4, 32)
+    """
+
+    name = "iP-VAE"
+
+    def __init__(self, params: IPVAEParameters, engine: str = "auto",
+                 chunk_size: int | None = None, column_norm: float | None = 0.5,
+                 learning_rate: float = 0.01):
+        if not isinstance(params, IPVAEParameters):
+            raise ParameterError(f"params must be IPVAEParameters, got {type(params).__name__}")
+        self.params = params
+        self.engine = engine
+        self.chunk_size = chunk_size
+        self.column_norm = column_norm
+        self.learning_rate = float(learning_rate)
+        self.sigma = params.sigma
+        #: engine used by the last call of :meth:`infer`, and why
+        self.last_engine = None
+
+    @property
+    def Phi(self) -> np.ndarray:
+        return self.params.Phi
+
+    def with_dictionary(self, Phi) -> "IPVAEInference":
+        Phi = check_dictionary(Phi)
+        if Phi.shape != self.Phi.shape:
+            raise ParameterError(f"the new dictionary has shape {Phi.shape}, expected "
+                                 f"{self.Phi.shape}")
+        return IPVAEInference(self.params.replace(Phi=Phi), engine=self.engine,
+                              chunk_size=self.chunk_size, column_norm=self.column_norm,
+                              learning_rate=self.learning_rate)
+
+    def with_parameters(self, params: IPVAEParameters) -> "IPVAEInference":
+        """A copy running other parameters (same engine and learning settings)."""
+        return IPVAEInference(params, engine=self.engine, chunk_size=self.chunk_size,
+                              column_norm=self.column_norm, learning_rate=self.learning_rate)
+
+    def describe(self) -> dict:
+        p = self.params
+        return {"model": self.name, "n_pixels": self.n_pixels, "n_latents": self.n_latents,
+                "engine": self.engine, "eta": round(p.eta, 6),
+                "median_bias": round(float(np.median(p.bias)), 6),
+                "median_sigma": round(float(np.median(p.sigma)), 6),
+                "median_u0": round(float(np.median(p.u0)), 6), "c_u": p.c_u, "c_du": p.c_du}
+
+    def _infer(self, x, steps, record, seed, progress):
+        from models.network import IPVAENetwork
+        network = IPVAENetwork(self.params, steps, engine=self.engine,
+                               chunk_size=self.chunk_size)
+        self.last_engine = (network.choose_engine(x.shape[0]), network.engine_reason)
+        states = np.empty((x.shape[0], record.size, self.n_latents))
+        for chunk in network.run(x, seed=seed, progress=progress):
+            n = chunk.counts.shape[0]
+            states[chunk.first:chunk.first + n] = chunk.counts[:, record]
+        return states
