@@ -3,6 +3,7 @@
 
     python run_sim.py simulate [--stimuli SPEC] [--params FILE | --random-params] ...
     python run_sim.py stimuli [NAME --preview out.png]
+    python run_sim.py sweep --set eta=0.5,1,2 --set log_bias=-4,-3 ... --out sweep/
 
 This file only wires the parts together (stimuli -> models -> recording ->
 analysis); the model lives in ``models/``. Run any command with ``--help``.
@@ -71,14 +72,25 @@ def parse_record(text: str) -> tuple:
     return items
 
 
+def check_scale_out_options(args):
+    if args.workers is not None and args.workers < 1:
+        raise_input(f"--workers must be a positive integer, got {args.workers}")
+    if args.chunk_size is not None and args.chunk_size < 1:
+        raise_input(f"--chunk-size must be a positive integer, got {args.chunk_size}")
+    if args.scheduler and args.workers is not None:
+        raise_input("--scheduler and --workers exclude each other (the cluster has its workers)")
+
+
 def cmd_simulate(args) -> int:
     import numpy as np
     from brian2 import ms
     from analysis.metrics import fraction_zeros, r_squared
     from models.atomic_file import check_output_path
+    from models.distributed import NetworkSpec, SimulationCluster, count_chunks
     from models.network import IPVAENetwork
     from models.recording import RecordingWriter
 
+    check_scale_out_options(args)
     if args.steps is not None and args.steps < 1:
         raise_input(f"--steps must be a positive integer, got {args.steps}")
     if args.n is not None and args.n < 1:
@@ -108,6 +120,9 @@ def cmd_simulate(args) -> int:
                            engine=args.engine)
     network.check_stimuli(stimuli.x)
     engine = network.choose_engine(N)
+    spec = NetworkSpec.from_network(network, N, chunk_size=args.chunk_size)
+    cluster = SimulationCluster(args.workers, args.scheduler, stream=args.stream,
+                                n_chunks=count_chunks(N, spec.chunk_size))
     say(args, f"Simulating {N:,} stimuli ({stimuli.name}, {stimuli.image_shape[0]}x"
               f"{stimuli.image_shape[1]} pixels{', movies' if stimuli.is_movie else ''}) x "
               f"{steps} bins through K = {K} neurons\n"
@@ -116,6 +131,9 @@ def cmd_simulate(args) -> int:
               f"{'streaming (no reset)' if args.stream else 'u reset to u0 for every stimulus'}"
               f", seed {args.seed}\n"
               f"  engine: {engine} ({network.engine_reason})\n"
+              f"  workers: {cluster.describe()}; {count_chunks(N, spec.chunk_size):,} "
+              f"chunk(s) of up to {spec.chunk_size:,} stimuli"
+              f"{f' ({cluster.note})' if cluster.note else ''}\n"
               f"  parameters: {params_source}\n"
               f"  records: counts{', spikes' if network.continuous else ''}"
               f"{''.join(', ' + r for r in record)} -> {out}\n"
@@ -124,17 +142,18 @@ def cmd_simulate(args) -> int:
     attrs = {"seed": args.seed, "mode": network.mode, "engine": engine, "bin_width": float(args.bin_width) / 1e3,
              "bin_width_units": "s", "dt": float(dt) / 1e3, "dt_units": "s",
              "stream": bool(args.stream), "params_source": str(params_source),
-             "command_line": args.command_line}
+             "command_line": args.command_line, "threads": spec.threads,
+             "chunk_size": spec.chunk_size}
     start = time.perf_counter()
     last_x = stimuli.x[:, -1] if stimuli.is_movie else stimuli.x
     r2_sum = zeros_last = zeros_all = total_counts = 0.0
     r2_defined = 0  # R^2 is undefined for a constant stimulus (e.g. a blank frame)
     r2_values, runaways = [], 0
     ceiling = 0.5 * np.exp(params.c_u)  # counts this large mean u reached the soft bound c_u
-    with RecordingWriter(out, params, stimuli, steps, attrs=attrs, record=record,
-                         spikes=network.continuous) as writer, \
+    with cluster, RecordingWriter(out, params, stimuli, steps, attrs=attrs, record=record,
+                                  spikes=network.continuous) as writer, \
             progress_bar(N, args.quiet) as bar:
-        for chunk in network.run(stimuli.x, seed=args.seed, progress=bar.update_to):
+        for chunk in cluster.simulate(spec, stimuli.x, args.seed, progress=bar.update_to):
             writer.append(chunk)
             n = chunk.counts.shape[0]
             x_hat = chunk.counts[:, -1].astype(np.float64) @ params.Phi.T
@@ -167,6 +186,84 @@ def cmd_simulate(args) -> int:
                  f"{ceiling:,.0f} in a bin): the dynamics are unstable for them. "
                  if runaways else "No stimulus ran away to the rate ceiling. ") +
               f"Wrote {out} ({size:.1f} MiB).")
+    return 0
+
+
+# --- sweep -----------------------------------------------------------------------------------
+
+def cmd_sweep(args) -> int:
+    import argparse as _argparse
+    import dataclasses
+    from analysis.parameter_sweep import ParameterSweep, parse_axes
+    from models.distributed import NetworkSpec, SimulationCluster, count_chunks
+    from models.network import IPVAENetwork
+
+    check_scale_out_options(args)
+    axes = parse_axes(args.set)
+    if "latents" in axes and args.params:
+        raise_input("--set latents needs random parameters; a --params file fixes K")
+    if args.steps is not None and args.steps < 1:
+        raise_input(f"--steps must be a positive integer, got {args.steps}")
+    if args.n is not None and args.n < 1:
+        raise_input(f"--n must be a positive integer, got {args.n}")
+    stimuli = load_stimuli(args.stimuli, args.n, args.seed)
+    steps = args.steps or stimuli.n_frames or 128
+    sources, cache = {}, {}
+
+    def parameters(K):
+        if K not in cache:
+            point_args = _argparse.Namespace(**{**vars(args), "latents": K or args.latents})
+            cache[K], sources[K] = load_parameters(point_args, stimuli.n_pixels)
+            if cache[K].n_pixels != stimuli.n_pixels:
+                raise_input(f"the stimuli have {stimuli.n_pixels} pixels but the dictionary Phi "
+                            f"has {cache[K].n_pixels} rows (M): they must match")
+        return cache[K]
+
+    sweep = ParameterSweep(axes, args.out, parameters, args.stimuli, stimuli, steps, args.seed,
+                           settings={"engine": args.engine, "mode": "discrete",
+                                     "bin_width": 0.025, "threads": 1})
+    points, todo = sweep.points, sweep.to_simulate
+    N = stimuli.n_stimuli
+    say(args, f"Sweep over {' x '.join(f'{k} ({len(v)})' for k, v in axes.items())} = "
+              f"{len(points)} points, each {N:,} stimuli ({stimuli.name}) x {steps} bins, "
+              f"into {os.path.join(args.out, '')}\n  {len(points) - len(todo)} complete "
+              f"already (checked, skipped), {len(todo)} to simulate")
+    start = time.perf_counter()
+    if todo:
+        os.makedirs(args.out, exist_ok=True)
+        first = IPVAENetwork(todo[0].params, steps, movie=stimuli.is_movie, engine=args.engine)
+        first.check_stimuli(stimuli.x)
+        spec = NetworkSpec.from_network(first, N, chunk_size=args.chunk_size)
+        cluster = SimulationCluster(args.workers, args.scheduler,
+                                    n_chunks=count_chunks(N, spec.chunk_size))
+        say(args, f"  engine: {spec.engine} ({first.engine_reason}); workers: "
+                  f"{cluster.describe()}; {count_chunks(N, spec.chunk_size):,} chunk(s) per "
+                  f"point")
+        with cluster:
+            for i, point in enumerate(todo):
+                point_spec = dataclasses.replace(spec, params=point.params)
+                attrs = {**sweep.recording_attrs(point), "mode": "discrete",
+                         "engine": point_spec.engine, "bin_width": 0.025,
+                         "bin_width_units": "s", "dt": 0.025, "dt_units": "s",
+                         "stream": False, "command_line": args.command_line,
+                         "params_source": str(sources.get(point.values.get("latents"), ""))}
+                say(args, f"[{i + 1}/{len(todo)}] {point.name}")
+                with progress_bar(N, args.quiet) as bar:
+                    cluster.record(point_spec, stimuli, point.seed, point.path, attrs,
+                                   progress=bar.update_to)
+                point.status = "simulated"
+    else:
+        say(args, f"  all {len(points)} points are complete: nothing to simulate")
+    rows = sweep.summarise()
+    csv_path, md_path = sweep.write_summary(rows)
+    width = max(len(r["point"]) for r in rows)
+    for r in rows:
+        say(args, f"  {r['point']:<{width}}  R^2 {r['r2_mean']:.3f} (median "
+                  f"{r['r2_median']:.3f}), {r['zeros_last_pct']:.1f}% zeros at the last bin, "
+                  f"{r['mean_count']:.3f} spikes/neuron/bin ({r['rate_hz']:.2f} Hz)  "
+                  f"[{r['status']}]")
+    say(args, f"Done: {len(todo)} point(s) simulated in {time.perf_counter() - start:.1f} s, "
+              f"{len(points) - len(todo)} reused. Summary: {csv_path}, {md_path}")
     return 0
 
 
@@ -247,6 +344,490 @@ def cmd_export(args) -> int:
     return 0
 
 
+# --- V1 experiments ------------------------------------------------------------------------
+
+#: The experiments of ``analysis.experiments`` (EXPERIMENT_NAMES), in the order compare-v1 runs.
+V1_EXPERIMENTS = ("orientation", "f1f0", "contrast", "size", "cross-orientation", "rf",
+                  "moving-bar", "natural")
+
+
+def load_v1_parameters(args):
+    """``--params``, else the shipped natural16 parameters, else random K = 512 (said so)."""
+    from models.parameters import IPVAEParameters
+    from models.shipped import default_parameters_path
+    if args.params:
+        return IPVAEParameters.load(args.params), args.params
+    path = default_parameters_path(256)
+    if path is not None:
+        return IPVAEParameters.load(path), path
+    print(f"note: no --params given and no shipped natural16 parameters yet: using RANDOM "
+          f"parameters (M = 256, K = 512, seed {args.seed}, the authors' initialisation); the "
+          f"results describe an untrained network", flush=True)
+    return (IPVAEParameters.random(256, 512, seed=args.seed),
+            f"random (M = 256, K = 512, seed {args.seed})")
+
+
+def v1_context(args, progress):
+    from analysis.experiment_runner import ExperimentContext, ProgressReporter
+    params, source = load_v1_parameters(args)
+    out_dir = os.path.abspath(args.out_dir)
+    if not os.path.isdir(out_dir):
+        if not os.path.isdir(os.path.dirname(out_dir)):
+            raise_input(f"--out-dir {args.out_dir!r}: its parent folder does not exist")
+        os.makedirs(out_dir)
+    return ExperimentContext(params=params, params_source=str(source), out_dir=out_dir,
+                             seed=args.seed, quick=args.quick, engine=args.engine,
+                             progress=progress or ProgressReporter(),
+                             command_line=args.command_line)
+
+
+class V1ProgressBar:
+    """One tqdm bar over all experiments, in simulated bins (analysis.experiment_runner)."""
+
+    def __init__(self, total: float):
+        from tqdm import tqdm
+        self.bar = tqdm(total=round(total), unit="bin", unit_scale=True, dynamic_ncols=True,
+                        file=sys.stdout, desc="V1 experiments")
+        self.base, self.estimate, self.done = 0.0, 0.0, 0.0
+
+    def start(self, name: str, estimate: float):
+        self.estimate, self.done = estimate, 0.0
+        self.bar.set_description(name)
+
+    def advance(self, units: float):
+        # never run past this experiment's estimate (it is an upper bound, mostly)
+        self.done += units
+        self.bar.n = round(self.base + min(self.done, 0.99 * self.estimate))
+        self.bar.refresh()
+
+    def describe(self, text: str):
+        self.bar.set_postfix_str(text, refresh=True)
+
+    def finish(self):
+        self.base += self.estimate
+        self.bar.n = round(self.base)
+        self.bar.refresh()
+
+    def close(self):
+        self.bar.close()
+
+
+def print_experiment_result(result):
+    from analysis.experiment_runner import describe_summary
+    print(f"{result.name}: {result.n_responsive} of {result.n_neurons} neurons responsive, "
+          f"{result.n_analysed} analysed ({result.wall_s:.1f} s)")
+    for key, values in result.per_neuron.items():
+        print(f"  {key:<34} {describe_summary(values)}")
+    for key, values in result.population.items():
+        if key in ("population_sparseness", "r_sc"):
+            print(f"  {key:<34} {describe_summary(values)}")
+    for key, value in result.summary.items():
+        print(f"  {key:<34} {value:.4g}" if isinstance(value, float) else
+              f"  {key:<34} {value}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    print("  wrote " + ", ".join(result.files))
+
+
+def cmd_experiment(args) -> int:
+    from analysis.experiments import check_experiment, estimated_work, run_experiment
+    start = time.perf_counter()
+    ctx = v1_context(args, None)
+    check_experiment(args.name, ctx)
+    work = estimated_work(args.name, ctx)
+    print(f"Experiment {args.name}: K = {ctx.n_latents} neurons, {ctx.side}x{ctx.side} "
+          f"stimuli, {'quick' if args.quick else 'default'} protocol (analysis/experiments.py), "
+          f"engine {args.engine}, seed {args.seed}\n  parameters: {ctx.params_source}\n"
+          f"  about {work:,.0f} simulated bins; output in {ctx.out_dir}", flush=True)
+    progress = V1ProgressBar(work)
+    ctx.progress = progress
+    try:
+        progress.start(args.name, work)
+        result = run_experiment(args.name, ctx)
+        progress.finish()
+    finally:
+        progress.close()
+    print_experiment_result(result)
+    print(f"Done in {time.perf_counter() - start:.1f} s.")
+    return 0
+
+
+def cmd_compare_v1(args) -> int:
+    from analysis.experiments import EXPERIMENT_NAMES, check_experiment, estimated_work, \
+        run_experiment
+    from analysis.v1_comparison import (build_rows, comparison_figure, count_inside,
+                                        text_table, write_csv, write_markdown)
+    start = time.perf_counter()
+    ctx = v1_context(args, None)
+    for name in EXPERIMENT_NAMES:
+        check_experiment(name, ctx)
+    estimates = {name: estimated_work(name, ctx if name == "orientation" else
+                                      _with_preferences(ctx)) for name in EXPERIMENT_NAMES}
+    total = sum(estimates.values())
+    print(f"Comparing the model with V1: {len(EXPERIMENT_NAMES)} experiments "
+          f"({', '.join(EXPERIMENT_NAMES)}), K = {ctx.n_latents} neurons, {ctx.side}x{ctx.side} "
+          f"stimuli, {'quick' if args.quick else 'default'} protocols, engine {args.engine}, "
+          f"seed {args.seed}\n  parameters: {ctx.params_source}\n"
+          f"  about {total:,.0f} simulated bins; recordings, figures and the table go to "
+          f"{ctx.out_dir}", flush=True)
+    progress = V1ProgressBar(total)
+    ctx.progress = progress
+    results = {}
+    try:
+        for name in EXPERIMENT_NAMES:
+            progress.start(name, estimates[name])
+            results[name] = run_experiment(name, ctx)
+            progress.finish()
+    finally:
+        progress.close()
+    for name in EXPERIMENT_NAMES:
+        print_experiment_result(results[name])
+    rows = build_rows(results)
+    header = (f"Model vs V1 ({ctx.params_source}; K = {ctx.n_latents}; seed {args.seed}; "
+              f"{'quick' if args.quick else 'default'} protocols)")
+    paths = [write_csv(rows, os.path.join(ctx.out_dir, "v1_comparison.csv")),
+             write_markdown(rows, os.path.join(ctx.out_dir, "v1_comparison.md"),
+                            "## " + header),
+             comparison_figure(rows, os.path.join(ctx.out_dir, "v1_comparison.png"), header)]
+    print()
+    print(text_table(rows))
+    inside, outside, missing = count_inside(rows)
+    print(f"\nInside the V1 range: {inside} of {len(rows)} statistics; outside: {outside}; "
+          f"no data: {missing}. Wall time {time.perf_counter() - start:.0f} s. "
+          f"Wrote {', '.join(paths)}.")
+    return 0
+
+
+def _with_preferences(ctx):
+    """A context copy that claims the grating preferences exist (for work estimates)."""
+    import dataclasses
+    return dataclasses.replace(ctx, shared={"grating_preferences": None})
+
+
+# --- compare-models ------------------------------------------------------------------------
+
+#: compare-models sizes: (default, with --quick)
+COMPARE_SIZES = {"latents": (512, 64), "steps": ([16, 128, 1000], [4, 16]),
+                 "train_patches": (20_000, 1_000), "epochs": (1, 1), "train_steps": (16, 8),
+                 "batch_size": (200, 200), "n_test": (500, 40), "readout_steps": (128, 8),
+                 "digits_epochs": (10, 1)}
+
+
+def parse_int_list(values, option: str) -> list:
+    """Positive integers from ``16 128 1000`` or ``16,128,1000``, sorted, unique."""
+    items = [v.strip() for value in values for v in str(value).split(",") if v.strip()]
+    try:
+        numbers = sorted({int(v) for v in items})
+    except ValueError:
+        raise_input(f"{option} takes positive integers, got {' '.join(map(str, values))!r}")
+    if not numbers or numbers[0] < 1:
+        raise_input(f"{option} takes positive integers, got {' '.join(map(str, values))!r}")
+    return numbers
+
+
+def cmd_compare_models(args) -> int:
+    import numpy as np
+    from tqdm import tqdm
+    from analysis import model_comparison as mc
+    from learning import model_training as mt
+    from models.atomic_file import check_output_path
+    from stimuli import catalog
+    from stimuli.natural16 import SPLIT_SIZES
+
+    start = time.perf_counter()
+    pick = lambda name: COMPARE_SIZES[name][1 if args.quick else 0]  # noqa: E731
+    size = {name: getattr(args, name) if getattr(args, name) is not None else pick(name)
+            for name in COMPARE_SIZES}
+    size["steps"] = parse_int_list(size["steps"], "--steps")
+    for name, value in size.items():
+        if name != "steps" and (not isinstance(value, int) or value < 1):
+            raise_input(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+    if args.stimuli != "natural16":
+        raise_input(f"--stimuli {args.stimuli!r}: compare-models runs on natural16 (patches of "
+                    f"training and of unseen test photographs); no other set has both")
+    K, n_test, seed = size["latents"], size["n_test"], args.seed
+    available = SPLIT_SIZES["train"]
+    if n_test + size["train_patches"] > available:
+        raise_input(f"--n-test ({n_test:,}) + --train-patches ({size['train_patches']:,}) "
+                    f"exceed the {available:,} natural16 train patches")
+    if n_test > SPLIT_SIZES["test"]:
+        raise_input(f"--n-test ({n_test:,}) exceeds the {SPLIT_SIZES['test']:,} natural16 "
+                    f"test patches")
+    if not os.path.isdir(args.out_dir):
+        check_output_path(args.out_dir)            # the parent folder must exist
+        os.makedirs(args.out_dir)
+    paths = {k: check_output_path(os.path.join(args.out_dir, f"model_comparison.{k}"))
+             for k in ("csv", "md", "png")}
+    train_split = catalog.load("natural16:train").x
+    eval_sets = {"train images": train_split[:n_test],
+                 "test images": catalog.load("natural16:test", n=n_test).x}
+    x_train = train_split[n_test:]
+    digits = {split: catalog.load(f"digits8:{split}", n=None if not args.quick else
+                                  {"train": 300, "test": 150}[split]) for split in ("train", "test")}
+    digits_scale = mc.unit_variance_scale(digits["train"].x)   # natural16 is z-scored
+    budget = mt.TrainingBudget(size["train_patches"], size["epochs"], size["train_steps"],
+                               size["batch_size"])
+    digits_budget = mt.TrainingBudget(digits["train"].n_stimuli, size["digits_epochs"],
+                                      size["train_steps"], size["batch_size"])
+    record = mc.recorded_steps(size["steps"])
+    ipvae = (mt.ipvae_source(train_split.shape[1], K, seed, engine=args.engine),
+             mt.ipvae_source(digits["train"].n_pixels, K, seed, engine=args.engine))
+    entries = [("iP-VAE", *ipvae)] + [
+        (a.name, a, b) for a, b in zip(mt.baseline_models(train_split.shape[1], K, seed),
+                                        mt.baseline_models(digits["train"].n_pixels, K, seed))]
+    print(f"Comparing {len(entries)} inference models ({', '.join(e[0] for e in entries)}) on "
+          f"natural16, K = {K} latents, seed {seed}{' (quick sizes)' if args.quick else ''}\n"
+          f"  training (baselines, and the iP-VAE unless shipped): {budget.describe()}; "
+          f"digits8: {digits_budget.describe()}\n"
+          f"  iP-VAE natural16: {ipvae[0].description}\n"
+          f"  iP-VAE digits8: {ipvae[1].description}\n"
+          f"  evaluation: R^2 and %-zeros at t = {', '.join(map(str, size['steps']))} on "
+          f"{n_test:,} held-out patches of the train photographs and {n_test:,} of the test "
+          f"photographs (--n-test; one run of {record[-1] + 1:,} steps each); digits8 read-out "
+          f"on codes summed over {size['readout_steps']} steps\n"
+          f"  the iP-VAE runs as the Brian2 network (engine {args.engine}); baselines in numpy. "
+          f"Output: {args.out_dir}", flush=True)
+
+    def bar(total, desc, unit):
+        return tqdm(total=total, desc=desc, unit=unit, leave=False, position=1,
+                    dynamic_ncols=True, file=sys.stdout)
+
+    def advance(b, offset=0):
+        return lambda done: b.update(offset + int(done) - b.n)
+
+    rows, notes = [], []
+    outer = tqdm(total=len(entries), desc="models", unit="model", position=0,
+                 dynamic_ncols=True, file=sys.stdout)
+    try:
+        for name, natural_entry, digits_entry in entries:
+            t0 = time.perf_counter()
+            phases = []
+            outer.set_postfix_str(name)
+            with bar(budget.n_updates, f"{name}: train natural16", "step") as b:
+                model, note, history = mt.train_for_comparison(
+                    natural_entry, x_train, budget, seed=seed, progress=advance(b))
+            phases.append(time.perf_counter())
+            with bar(2 * n_test, f"{name}: evaluate", "patch") as b:
+                scores = mc.natural_scores(model, eval_sets, record, seed=seed + 1,
+                                           progress=advance(b))
+            phases.append(time.perf_counter())
+            # shipped parameters see the pixels they were fitted to, the others unit variance
+            shipped = isinstance(digits_entry, mt.IPVAESource) and not digits_entry.needs_training
+            digit_x = {split: digits[split].x / (1.0 if shipped else digits_scale)
+                       for split in ("train", "test")}
+            with bar(digits_budget.n_updates, f"{name}: train digits8", "step") as b:
+                digit_model, digit_note, _ = mt.train_for_comparison(
+                    digits_entry, digit_x["train"], digits_budget, seed=seed,
+                    progress=advance(b))
+            n_digits = digits["train"].n_stimuli + digits["test"].n_stimuli
+            with bar(n_digits, f"{name}: digits8 read-out", "digit") as b:
+                codes = {split: mc.summed_codes(
+                    digit_model, digit_x[split], size["readout_steps"], seed=seed + 2,
+                    progress=advance(b, 0 if split == "train" else digits["train"].n_stimuli))
+                    for split in ("train", "test")}
+            accuracy = mc.readout_accuracy(codes["train"], digits["train"].labels,
+                                           codes["test"], digits["test"].labels)
+            rows.append(mc.ModelRow(name, note, scores, accuracy, time.perf_counter() - t0))
+            notes.append(f"{name}: natural16 {note}; digits8 {digit_note}; "
+                         f"settings {model.describe()}")
+            if history and np.isfinite(history[-1].get("r2_last", np.nan)):
+                notes[-1] += (f"; last training minibatch R^2 {history[-1]['r2_last']:.2f} "
+                              f"at t = {budget.steps - 1}")
+            phases = np.diff([t0, *phases, time.perf_counter()])
+            tqdm.write(f"  {name}: done in {sum(phases):.0f} s (training {phases[0]:.0f} s, "
+                       f"evaluation {phases[1]:.0f} s, digits8 {phases[2]:.0f} s; "
+                       f"test-image R^2 at t = {size['steps'][-1]}: "
+                       f"{scores['test images'].at(size['steps'][-1], 'r2'):.3f})",
+                       file=sys.stdout)
+            outer.update(1)
+    finally:
+        outer.close()
+    rows.append(mc.ModelRow("pixels", "raw pixels (no model)", {}, mc.readout_accuracy(
+        digits["train"].x, digits["train"].labels, digits["test"].x, digits["test"].labels)))
+    wall = time.perf_counter() - start
+    notes = ([f"R² and %-zeros cells read 'train images / test images': {n_test:,} natural16 "
+              f"patches of the training photographs (held out from training) and {n_test:,} "
+              f"of the unseen test photographs. Step t = 0 is the code before any update.",
+              f"Lifetime and population sparseness (model.md formula, analysis.sparseness) of "
+              f"|code| at t = {size['steps'][-1]} on the test photographs; digits8 read-out: "
+              f"logistic regression on codes summed over t = 0..{size['readout_steps'] - 1}, "
+              f"trained on digits8 train, scored on digits8 test; the models see the digits "
+              f"divided by the train pixels' std ({digits_scale:.3f}, unit variance as "
+              f"natural16), shipped parameters the raw pixels.",
+              f"K = {K}, seed {seed}, wall time {wall / 60:.1f} min. Command: "
+              f"{args.command_line}"] + notes)
+    mc.write_csv(paths["csv"], rows, size["steps"])
+    mc.write_markdown(paths["md"], rows, size["steps"], notes=notes,
+                      title=f"Inference models on natural16 (K = {K})")
+    mc.plot_rate_distortion(rows, paths["png"], size["steps"])
+    print("\n" + mc.format_table(rows, size["steps"]) + "\n")
+    for note in notes:
+        print(f"- {note}")
+    print(f"\nDone: {len(entries)} models in {wall / 60:.1f} min. Wrote {paths['csv']}, "
+          f"{paths['md']} and {paths['png']}.")
+    return 0
+
+
+# --- learn and evaluate --------------------------------------------------------------------
+
+def training_sets(spec: str, n_train: int | None, n_test: int | None, seed: int):
+    """Train and test StimulusSets of a data set with splits (``natural16``, ``digits8``)."""
+    name = spec.split(":", 1)[0]
+    if ":" in spec:
+        raise_input(f"--stimuli names a data set with train and test splits (e.g. {name}); "
+                    f"learning uses both, so give no split (got {spec!r})")
+    from stimuli import catalog
+    if name not in ("natural16", "digits8"):
+        raise_input(f"--stimuli {spec!r}: learning needs a data set with train and test "
+                    f"splits; allowed: natural16, digits8")
+    return (catalog.load(f"{name}:train", n=n_train, seed=seed),
+            catalog.load(f"{name}:test", n=n_test, seed=seed))
+
+
+def cmd_learn(args) -> int:
+    import dataclasses
+    import numpy as np
+    from tqdm import tqdm
+    from analysis.dictionary_structure import plot_dictionary
+    from learning import alternation
+    from models.atomic_file import check_output_path
+    from models.parameters import IPVAEParameters
+
+    if args.epochs < 1:
+        raise_input(f"--epochs must be a positive integer, got {args.epochs}")
+    out = check_output_path(args.out)
+    train, test = training_sets(args.stimuli, args.n_train, args.n_test, args.seed)
+    rule = alternation.LearningRule(steps=args.steps, batch_size=args.batch_size,
+                                    column_norm=args.column_norm,
+                                    dictionary_step=args.dictionary_step,
+                                    stability_margin=args.stability_margin)
+    history = []
+    if os.path.exists(out) and not args.restart:
+        params = IPVAEParameters.load(out)
+        learning = params.provenance.get("learning")
+        if not learning or learning.get("seed") != args.seed or \
+                alternation.rule_from_provenance(params.provenance) != rule:
+            raise_input(f"{out} exists but was not written by `learn` with the same seed and "
+                        f"rule; pass --restart to overwrite it, or another --out")
+        if params.n_latents != args.latents or params.n_pixels != train.n_pixels:
+            raise_input(f"{out} holds K = {params.n_latents}, M = {params.n_pixels}; asked for "
+                        f"K = {args.latents}, M = {train.n_pixels}; pass --restart")
+        history = learning["history"]
+        say(args, f"Resuming {out} after epoch {len(history)} of {args.epochs}")
+    else:
+        probe = train.x[:rule.probe_size]
+        params = alternation.initial_parameters(train.n_pixels, args.latents, rule, args.seed,
+                                                probe)
+        params = params.replace(provenance={**params.provenance,
+                                            "command_line": args.command_line,
+                                            "stimuli": args.stimuli})
+    n_batches = max(1, train.n_stimuli // rule.batch_size)
+    say(args, f"Learning K = {args.latents} neurons on {train.name} ({train.n_stimuli:,} train, "
+              f"{test.n_stimuli:,} test stimuli, {train.image_shape[0]}x{train.image_shape[1]} "
+              f"pixels): {args.epochs} epochs of {n_batches} minibatches x {rule.batch_size} "
+              f"stimuli x {rule.steps} bins, seed {args.seed}\n"
+              f"  rule: column norm {rule.column_norm}, dictionary step {rule.dictionary_step}, "
+              f"eta from the stability margin {rule.stability_margin}, b = exp({rule.log_bias})\n"
+              f"  the Brian2 network simulates every minibatch ({args.engine} engine); "
+              f"parameters are saved to {out} after every epoch (rerun to resume)")
+    header = (f"{'epoch':>5} {'F train':>9} {'F test':>9} {'R2 test':>8} {'zeros':>6} "
+              f"{'runaway':>7} {'eta':>6} {'sigma':>6} {'u0 med':>6} {'s':>6}")
+    if history:
+        say(args, header)
+        for h in history:
+            say(args, _epoch_line(h))
+    bar = None if args.quiet else tqdm(total=(args.epochs - len(history)) * n_batches,
+                                       unit="batch", desc="learning", file=sys.stdout,
+                                       dynamic_ncols=True)
+    printed = [bool(history)]
+
+    def progress(epoch, done):
+        if bar is not None:
+            bar.n = (epoch - len_start) * n_batches + done
+            bar.refresh()
+
+    def on_epoch(p, hist):
+        p.save(out)
+        if not printed[0]:
+            (bar.write if bar is not None else print)(header)
+            printed[0] = True
+        if not args.quiet:
+            (bar.write if bar is not None else print)(_epoch_line(hist[-1]))
+
+    len_start = len(history)
+    simulate = alternation.brian_simulator(rule.steps, engine=args.engine)
+    try:
+        params = alternation.learn(params, train.x, test.x, rule, args.epochs, args.seed,
+                                   simulate, history=history, on_epoch=on_epoch,
+                                   progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    figure = os.path.splitext(out)[0] + "_dictionary.png"
+    plot_dictionary(params.Phi, train.image_shape, figure,
+                    usage=np.exp(params.u0),
+                    title=f"Phi of {out} (sorted by prior rate exp(u0))")
+    last = params.provenance["learning"]["history"][-1]
+    say(args, f"Done: {len(params.provenance['learning']['history'])} epochs; test free "
+              f"energy {last['free_energy_test']:.2f} nats per stimulus and bin, R^2 at the last "
+              f"training bin {last['r2_test']:.3f}, {100 * last['zeros_test']:.1f}% zeros. Wrote "
+              f"{out} and {figure}. Evaluate with: python run_sim.py evaluate --params {out}")
+    return 0
+
+
+def _epoch_line(h: dict) -> str:
+    return (f"{h['epoch']:>5} {h['free_energy_train']:>9.2f} {h['free_energy_test']:>9.2f} "
+            f"{h['r2_test']:>8.3f} {100 * h['zeros_test']:>5.1f}% "
+            f"{h['runaways_train'] + h['runaways_test']:>7} {h['eta']:>6.3f} "
+            f"{h['sigma_mean']:>6.3f} {h['u0_median']:>6.2f} {h['seconds']:>6.0f}")
+
+
+def cmd_evaluate(args) -> int:
+    import numpy as np
+    from analysis.dictionary_structure import fraction_localised
+    from analysis.inference_quality import PAPER_BINS, PAPER_IPVAE, QualityByBin, \
+        plot_quality_by_bin
+    from models.atomic_file import check_output_path
+    from models.network import IPVAENetwork
+    from tqdm import tqdm
+
+    if args.steps < 1:
+        raise_input(f"--steps must be a positive integer, got {args.steps}")
+    figure = check_output_path(args.figure) if args.figure else None
+    stimuli = load_stimuli(args.stimuli, args.n, args.seed)
+    args.random_params, args.latents = False, 512
+    params, source = load_parameters(args, stimuli.n_pixels)
+    if stimuli.n_pixels != params.n_pixels:
+        raise_input(f"the stimuli have {stimuli.n_pixels} pixels but the dictionary Phi has "
+                    f"{params.n_pixels} rows (M) (parameters: {source}): they must match")
+    net = IPVAENetwork(params, args.steps, movie=stimuli.is_movie, engine=args.engine)
+    net.check_stimuli(stimuli.x)
+    engine = net.choose_engine(stimuli.n_stimuli)
+    say(args, f"Evaluating {source} on {stimuli.n_stimuli:,} stimuli ({stimuli.name}) x "
+              f"{args.steps} bins, K = {params.n_latents}, discrete mode, exact Poisson counts, "
+              f"seed {args.seed}; engine {engine} ({net.engine_reason})")
+    quality = QualityByBin(params.Phi, args.steps)
+    start = time.perf_counter()
+    with progress_bar(stimuli.n_stimuli, args.quiet) as bar:
+        for chunk in net.run(stimuli.x, seed=args.seed, progress=bar.update_to):
+            quality.add(stimuli.x[chunk.first:chunk.first + chunk.counts.shape[0]], chunk.counts)
+    bins = sorted(set(PAPER_BINS) | set(args.at or ()))
+    print(f"{'t':>5} {'R^2':>7} {'zeros':>7} {'rate':>7}   paper (R^2 / zeros)")
+    for row in quality.table(bins):
+        ref = PAPER_IPVAE.get(row["t"])
+        ref_text = f"{ref[0]:.2f} / {100 * ref[1]:.0f}%" if ref else ""
+        print(f"{row['t']:>5} {row['r2']:>7.3f} {100 * row['zeros']:>6.1f}% {row['rate']:>7.3f}"
+              f"   {ref_text}")
+    localised = fraction_localised(params.Phi)
+    say(args, f"{100 * localised:.1f}% of the dictionary's columns are localised (top 20% of "
+              f"pixels hold >= 70% of the squared weight). {time.perf_counter() - start:.0f} s.")
+    if figure:
+        plot_quality_by_bin(quality.r2, quality.zeros, figure,
+                            title=f"{os.path.basename(str(source))} on {stimuli.name}")
+        say(args, f"wrote {figure}")
+    return 0
+
+
 # --- the parser ----------------------------------------------------------------------------
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -307,7 +888,40 @@ def build_parser() -> argparse.ArgumentParser:
                      "network shape (cached) and rerun per chunk, OpenMP on all cores; runtime = "
                      "Brian2 runtime with Cython; auto = standalone for >= 100,000 steps")
     sim.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    add_scale_out_arguments(sim)
     sim.set_defaults(func=cmd_simulate)
+
+    sweep = sub.add_parser(
+        "sweep", formatter_class=fmt, help="simulate a grid of parameter values",
+        description="Simulate the same stimuli for every point of a grid of parameter values "
+        "(--set NAME=v1,v2,... per axis): one recording per point in the --out folder, named "
+        "after the point, and a summary table (summary.csv, summary.md) of R^2 at the last "
+        "bin, %-zeros and rates. Resumable: points whose recording is complete are checked "
+        "and skipped. Discrete mode, u reset for every stimulus.")
+    sweep.add_argument("--set", action="append", metavar="NAME=V1,V2,...", required=True,
+                       help="an axis of the grid; NAME is one of eta, log_lr, log_bias, u0, "
+                       "beta, c_u, c_du, u_floor (parameters; log_bias and u0 the same for "
+                       "every neuron), seed (of the draws), latents (K, random parameters)")
+    sweep.add_argument("--stimuli", default="natural16:test", metavar="SPEC",
+                       help="stimulus set (catalogue spec or file), as for simulate")
+    sweep.add_argument("--n", type=int, default=None, help="use the first N stimuli")
+    sweep.add_argument("--params", metavar="FILE", help="base parameter file")
+    sweep.add_argument("--random-params", action="store_true",
+                       help="seeded random base parameters")
+    sweep.add_argument("--latents", type=int, default=512,
+                       help="K for random parameters (unless latents is an axis)")
+    sweep.add_argument("--steps", type=int, default=None,
+                       help="T, bins per stimulus (default: 128, or a movie's frame count)")
+    sweep.add_argument("--seed", type=int, default=0,
+                       help="seed of the draws (unless seed is an axis), of random "
+                       "parameters and of noise stimuli")
+    sweep.add_argument("--engine", choices=("auto", "standalone", "runtime"), default="auto",
+                       help="Brian2 execution, as for simulate")
+    sweep.add_argument("--out", default="sweep", metavar="FOLDER",
+                       help="output folder (created; its parent must exist)")
+    sweep.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    add_scale_out_arguments(sweep)
+    sweep.set_defaults(func=cmd_sweep)
 
     stim = sub.add_parser("stimuli", formatter_class=fmt,
                           help="list the stimulus sets, or describe and preview one",
@@ -361,7 +975,168 @@ def build_parser() -> argparse.ArgumentParser:
                         help="who ran the simulation (NWB metadata)")
     export.add_argument("--institution", default=None, help="where (NWB metadata)")
     export.set_defaults(func=cmd_export)
+
+    def add_v1_arguments(p, out_default):
+        p.add_argument("--params", metavar="FILE",
+                       help="parameter file (HDF5, /params); default: the shipped natural16 "
+                       "parameters, or random K = 512 ones while none ship (said so)")
+        p.add_argument("--out-dir", default=out_default, metavar="DIR",
+                       help="folder for the recordings (.h5) and figures (.png); created if "
+                       "its parent exists")
+        p.add_argument("--seed", type=int, default=0,
+                       help="root seed of the Poisson draws and noise stimuli (and of random "
+                       "parameters)")
+        p.add_argument("--quick", action="store_true",
+                       help="small protocol sizes (a smoke test, seconds per experiment at "
+                       "small K; the statistics are then rough)")
+        p.add_argument("--engine", choices=("runtime", "standalone", "auto"), default="runtime",
+                       help="Brian2 execution (see simulate --help); runtime needs no "
+                       "per-shape compilation, which pays off for the many small blocks here")
+
+    experiment = sub.add_parser(
+        "experiment", formatter_class=fmt, help="run one V1 experiment on the network",
+        description="Run one V1 experiment (protocols in analysis/experiments.py): generate "
+        "its stimuli at the parameters' image size (sqrt(M) x sqrt(M)), run the network, write "
+        "its recordings and a figure to --out-dir, and print the per-neuron statistics.")
+    experiment.add_argument("name", choices=V1_EXPERIMENTS, metavar="NAME",
+                            help="one of: " + ", ".join(V1_EXPERIMENTS))
+    add_v1_arguments(experiment, "v1_experiments")
+    experiment.set_defaults(func=cmd_experiment)
+
+    compare = sub.add_parser(
+        "compare-v1", formatter_class=fmt, help="run every V1 experiment and compare with V1",
+        description="Run all V1 experiments and print the table of the 14 statistics of "
+        "docs/ephys_reference.md: the model's median and IQR across neurons, the V1 value, "
+        "the test, whether the model is inside, and the source; also written as "
+        "v1_comparison.csv, v1_comparison.md and v1_comparison.png (V1 ranges shaded).")
+    add_v1_arguments(compare, "v1_comparison")
+    compare.set_defaults(func=cmd_compare_v1)
+
+    models_cmp = sub.add_parser(
+        "compare-models", formatter_class=fmt,
+        help="train the iP-VAE and the baseline models alike and compare them",
+        description="Train the iP-VAE (Brian2 network; shipped learned parameters when they "
+        "match K) and the baselines (iG-VAE, iG-relu, predictive coding, LCA; numpy) on the "
+        "same natural16 data with the same budget (patches x epochs x T), then print one "
+        "table: R^2 and %-zeros at each --steps t on held-out patches of the training "
+        "photographs and on the unseen test photographs, lifetime and population "
+        "sparseness, and the digits8 linear read-out accuracy (each model also trained on "
+        "digits8; raw pixels as reference). Writes model_comparison.csv, .md and .png (R^2 "
+        "against %-zeros along t) to --out-dir. Deterministic for a seed.")
+    models_cmp.add_argument("--stimuli", default="natural16", choices=("natural16",),
+                            help="the data set (natural16: train and test photographs)")
+    models_cmp.add_argument("--latents", type=int, default=None, metavar="K",
+                            help="K, latents of every model (default 512; 64 with --quick)")
+    models_cmp.add_argument("--steps", nargs="+", default=None, metavar="T",
+                            help="steps t at which the table reports R^2 and %%-zeros, e.g. "
+                            "16 128 1000 (the default; 4 16 with --quick); the evaluation runs "
+                            "max(t) + 1 steps")
+    models_cmp.add_argument("--train-patches", type=int, default=None, metavar="N",
+                            help="natural16 training patches per epoch (default 20,000; 1,000 "
+                            "with --quick)")
+    models_cmp.add_argument("--epochs", type=int, default=None, metavar="E",
+                            help="passes over the training patches (default 1)")
+    models_cmp.add_argument("--train-steps", type=int, default=None, metavar="T",
+                            help="inference steps per training patch (default 16, the "
+                            "authors' T; 8 with --quick)")
+    models_cmp.add_argument("--batch-size", type=int, default=None, metavar="B",
+                            help="patches per dictionary step (default 200)")
+    models_cmp.add_argument("--n-test", type=int, default=None, metavar="N",
+                            help="evaluation patches per image set, held out from training "
+                            "(default 500; 40 with --quick): the t = 1,000 horizon through "
+                            "Brian2 is what limits it")
+    models_cmp.add_argument("--readout-steps", type=int, default=None, metavar="T",
+                            help="steps whose codes are summed for the digits8 read-out "
+                            "(default 128; 8 with --quick)")
+    models_cmp.add_argument("--digits-epochs", type=int, default=None, metavar="E",
+                            help="passes over the 1,200 digits8 training images (default 10, "
+                            "i.e. 60 dictionary steps; 1 with --quick)")
+    models_cmp.add_argument("--seed", type=int, default=0,
+                            help="seed of the initial dictionaries, minibatch order and every "
+                            "model's random draws (default 0)")
+    models_cmp.add_argument("--engine", choices=("auto", "standalone", "runtime"),
+                            default="auto", help="Brian2 engine of the iP-VAE (see simulate "
+                            "--help)")
+    models_cmp.add_argument("--out-dir", default="model_comparison", metavar="DIR",
+                            help="folder for the CSV, Markdown and figure (created if its "
+                            "parent exists)")
+    models_cmp.add_argument("--quick", action="store_true",
+                            help="small sizes for a smoke test (K = 64, 1,000 training patches, "
+                            "40 evaluation patches per set, t = 4 and 16, 300/150 digits)")
+    models_cmp.set_defaults(func=cmd_compare_models)
+
+    learn = sub.add_parser(
+        "learn", formatter_class=fmt, help="fit the parameters offline from recorded counts",
+        description="Learn the parameters by alternating: the Brian2 network simulates a "
+        "minibatch of training stimuli, its counts are recorded, and Phi (a per-neuron Newton "
+        "step of the free energy, columns at a fixed norm), u0 (mean posterior rate), sigma "
+        "(residual variance) and eta (stability rule) are fitted to them (learning/alternation.py). "
+        "Saves after every epoch; rerunning the same command resumes from the last epoch.")
+    learn.add_argument("--stimuli", default="natural16", metavar="DATASET",
+                       help="data set with train and test splits: natural16 or digits8")
+    learn.add_argument("--latents", type=int, default=512, help="K, the number of neurons")
+    learn.add_argument("--epochs", type=int, default=4, help="total passes over the train set")
+    learn.add_argument("--out", default="params.h5", metavar="FILE.h5",
+                       help="parameter file (written after every epoch; resumed if it exists)")
+    learn.add_argument("--seed", type=int, default=0,
+                       help="seed of the initialisation, minibatch order and Poisson draws")
+    learn.add_argument("--n-train", type=int, default=None, metavar="N",
+                       help="use the first N training stimuli (default: all)")
+    learn.add_argument("--n-test", type=int, default=1000, metavar="N",
+                       help="test stimuli evaluated after every epoch")
+    learn.add_argument("--steps", type=int, default=32, help="T, bins per training stimulus")
+    learn.add_argument("--batch-size", type=int, default=200,
+                       help="stimuli per minibatch (one simulation and one Phi step each)")
+    learn.add_argument("--column-norm", type=float, default=0.1,
+                       help="norm of every dictionary column (sets the rates)")
+    learn.add_argument("--dictionary-step", type=float, default=0.05,
+                       help="epsilon of the per-neuron Newton step on Phi")
+    learn.add_argument("--stability-margin", type=float, default=1.5,
+                       help="kappa of the step-size rule: eta = kappa / (99.9th percentile of "
+                       "the largest feed-forward drive); the map diverges at 2")
+    learn.add_argument("--engine", choices=("auto", "standalone", "runtime"),
+                       default="standalone", help="Brian2 execution (see simulate --help)")
+    learn.add_argument("--restart", action="store_true",
+                       help="start again even if --out holds an earlier run")
+    learn.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    learn.set_defaults(func=cmd_learn)
+
+    evaluate = sub.add_parser(
+        "evaluate", formatter_class=fmt, help="R^2 and %%-zeros against the bin t",
+        description="Run the network (discrete mode, exact Poisson counts) on a stimulus set "
+        "and print the mean R^2 of the reconstruction Phi z_t and the fraction of zero counts "
+        "at t = 0, 8, 16, 32, 64, 128 (and 1000, if simulated), beside the authors' published "
+        "values.")
+    evaluate.add_argument("--params", metavar="FILE",
+                          help="parameter file (default: the shipped one for the stimulus size)")
+    evaluate.add_argument("--stimuli", default="natural16:test", metavar="SPEC",
+                          help="stimulus set (see simulate --help)")
+    evaluate.add_argument("--n", type=int, default=None, help="first N stimuli (default: all)")
+    evaluate.add_argument("--steps", type=int, default=129,
+                          help="bins per stimulus (129 reaches t = 128)")
+    evaluate.add_argument("--at", type=lambda s: [int(v) for v in s.split(",")], default=None,
+                          metavar="T,T,...", help="further bins to print")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the Poisson draws")
+    evaluate.add_argument("--engine", choices=("auto", "standalone", "runtime"), default="auto",
+                          help="Brian2 execution (see simulate --help)")
+    evaluate.add_argument("--figure", default=None, metavar="FILE.png",
+                          help="also draw R^2 and %%-zeros against t")
+    evaluate.add_argument("--quiet", action="store_true", help="print only the table")
+    evaluate.set_defaults(func=cmd_evaluate)
     return parser
+
+
+def add_scale_out_arguments(parser):
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="worker processes of a local Dask cluster, 1 thread each; 1 = in "
+                        "this process without Dask (default: one per core, at most one per "
+                        "chunk). The counts are the same for any N")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="use a running Dask cluster (e.g. tcp://host:8786, started with "
+                        "dask-jobqueue) instead of a local one")
+    parser.add_argument("--chunk-size", type=int, default=None, metavar="STIMULI",
+                        help="stimuli per task (default: 2^24 counts' worth, e.g. 256 at "
+                        "K = 512, T = 128); the counts do not depend on it")
 
 
 def _terminate(signum, frame):
