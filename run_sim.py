@@ -529,6 +529,7 @@ def cmd_compare_models(args) -> int:
     import numpy as np
     from tqdm import tqdm
     from analysis import model_comparison as mc
+    from analysis.linear_readout import readout_accuracy
     from learning import model_training as mt
     from models.atomic_file import check_output_path
     from stimuli import catalog
@@ -625,7 +626,7 @@ def cmd_compare_models(args) -> int:
                     digit_model, digit_x[split], size["readout_steps"], seed=seed + 2,
                     progress=advance(b, 0 if split == "train" else digits["train"].n_stimuli))
                     for split in ("train", "test")}
-            accuracy = mc.readout_accuracy(codes["train"], digits["train"].labels,
+            accuracy = readout_accuracy(codes["train"], digits["train"].labels,
                                            codes["test"], digits["test"].labels)
             rows.append(mc.ModelRow(name, note, scores, accuracy, time.perf_counter() - t0))
             notes.append(f"{name}: natural16 {note}; digits8 {digit_note}; "
@@ -642,7 +643,7 @@ def cmd_compare_models(args) -> int:
             outer.update(1)
     finally:
         outer.close()
-    rows.append(mc.ModelRow("pixels", "raw pixels (no model)", {}, mc.readout_accuracy(
+    rows.append(mc.ModelRow("pixels", "raw pixels (no model)", {}, readout_accuracy(
         digits["train"].x, digits["train"].labels, digits["test"].x, digits["test"].labels)))
     wall = time.perf_counter() - start
     notes = ([f"R² and %-zeros cells read 'train images / test images': {n_test:,} natural16 "
@@ -685,7 +686,6 @@ def training_sets(spec: str, n_train: int | None, n_test: int | None, seed: int)
 
 
 def cmd_learn(args) -> int:
-    import dataclasses
     import numpy as np
     from tqdm import tqdm
     from analysis.dictionary_structure import plot_dictionary
@@ -700,7 +700,8 @@ def cmd_learn(args) -> int:
     rule = alternation.LearningRule(steps=args.steps, batch_size=args.batch_size,
                                     column_norm=args.column_norm,
                                     dictionary_step=args.dictionary_step,
-                                    stability_margin=args.stability_margin)
+                                    stability_margin=args.stability_margin,
+                                    decay_every=args.decay_every)
     history = []
     if os.path.exists(out) and not args.restart:
         params = IPVAEParameters.load(out)
@@ -783,13 +784,11 @@ def _epoch_line(h: dict) -> str:
 
 
 def cmd_evaluate(args) -> int:
-    import numpy as np
     from analysis.dictionary_structure import fraction_localised
     from analysis.inference_quality import PAPER_BINS, PAPER_IPVAE, QualityByBin, \
         plot_quality_by_bin
     from models.atomic_file import check_output_path
     from models.network import IPVAENetwork
-    from tqdm import tqdm
 
     if args.steps < 1:
         raise_input(f"--steps must be a positive integer, got {args.steps}")
@@ -825,7 +824,30 @@ def cmd_evaluate(args) -> int:
         plot_quality_by_bin(quality.r2, quality.zeros, figure,
                             title=f"{os.path.basename(str(source))} on {stimuli.name}")
         say(args, f"wrote {figure}")
+    if args.readout:
+        linear_readout_report(args, params, stimuli)
     return 0
+
+
+def linear_readout_report(args, params, test):
+    """Logistic read-out of the counts summed over bins vs raw pixels (train -> test split)."""
+    from analysis.linear_readout import readout_accuracy
+    from models.network import IPVAENetwork
+    name = test.name.split(":", 1)[0]
+    if test.labels is None or not test.name.endswith(":test"):
+        raise_input(f"--readout needs the test split of a labelled data set (e.g. "
+                    f"digits8:test), got {test.name!r}")
+    train = load_stimuli(f"{name}:train", None, args.seed)
+    net = IPVAENetwork(params, args.steps, engine=args.engine)
+    features = {}
+    for label, stimset in (("train", train), ("test", test)):
+        counts, _ = net.simulate(stimset.x, seed=args.seed)
+        features[label] = counts.sum(axis=1, dtype=float)
+    codes = readout_accuracy(features["train"], train.labels, features["test"], test.labels)
+    pixels = readout_accuracy(train.x, train.labels, test.x, test.labels)
+    print(f"Linear read-out (logistic regression, trained on {train.n_stimuli:,} {name} train "
+          f"stimuli, scored on {test.n_stimuli:,} test stimuli): counts summed over "
+          f"{args.steps} bins {100 * codes:.1f}%, raw pixels {100 * pixels:.1f}%")
 
 
 # --- the parser ----------------------------------------------------------------------------
@@ -1091,9 +1113,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="norm of every dictionary column (sets the rates)")
     learn.add_argument("--dictionary-step", type=float, default=0.05,
                        help="epsilon of the per-neuron Newton step on Phi")
+    learn.add_argument("--decay-every", type=int, default=250, metavar="J",
+                       help="the Phi step after j minibatches is epsilon / (1 + j // J); the "
+                       "default 250 is one natural16 epoch of 200-stimulus minibatches")
     learn.add_argument("--stability-margin", type=float, default=1.5,
-                       help="kappa of the step-size rule: eta = kappa / (99.9th percentile of "
-                       "the largest feed-forward drive); the map diverges at 2")
+                       help="kappa of the step-size rule: eta = kappa / (largest feed-forward "
+                       "drive over a probe of training stimuli); the map diverges at 2")
     learn.add_argument("--engine", choices=("auto", "standalone", "runtime"),
                        default="standalone", help="Brian2 execution (see simulate --help)")
     learn.add_argument("--restart", action="store_true",
@@ -1121,6 +1146,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="Brian2 execution (see simulate --help)")
     evaluate.add_argument("--figure", default=None, metavar="FILE.png",
                           help="also draw R^2 and %%-zeros against t")
+    evaluate.add_argument("--readout", action="store_true",
+                          help="also the linear read-out: logistic regression on the counts "
+                          "summed over bins, trained on the train split of a labelled data "
+                          "set (e.g. --stimuli digits8:test), against raw pixels")
     evaluate.add_argument("--quiet", action="store_true", help="print only the table")
     evaluate.set_defaults(func=cmd_evaluate)
     return parser

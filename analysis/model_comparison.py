@@ -37,6 +37,7 @@ import os
 
 import numpy as np
 
+
 from analysis.metrics import r_squared
 from analysis.sparseness import lifetime_sparseness, population_sparseness
 from models.atomic_file import atomic_output
@@ -184,38 +185,6 @@ def unit_variance_scale(x_train: np.ndarray) -> float:
     1.0
     """
     return float(np.std(np.asarray(x_train, dtype=np.float64)))
-
-
-def readout_accuracy(train_features: np.ndarray, train_labels: np.ndarray,
-                     test_features: np.ndarray, test_labels: np.ndarray) -> float:
-    """Test accuracy of a logistic regression on standardised features.
-
-    scikit-learn ``LogisticRegression`` (L2, C = 1, lbfgs, up to 5,000 iterations) after a
-    ``StandardScaler`` fitted on the training features; deterministic.
-
-    Parameters
-    ----------
-    train_features : ndarray, shape (N_train, D)
-    train_labels : ndarray, shape (N_train,)
-    test_features : ndarray, shape (N_test, D)
-    test_labels : ndarray, shape (N_test,)
-
-    Returns
-    -------
-    float
-        Fraction of test items classified correctly.
-    """
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    classifier = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=5000))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        classifier.fit(np.asarray(train_features, float), np.asarray(train_labels))
-    return float(classifier.score(np.asarray(test_features, float), np.asarray(test_labels)))
 
 
 def summed_codes(model, x: np.ndarray, steps: int, seed: int, batch_size: int = 300,

@@ -17,8 +17,9 @@ u0             log of the mean posterior rate over the later half of the bins,  
                                                                                  the end of an epoch
 sigma          residual variance per pixel (:mod:`learning.likelihood_noise`),   every ``refit_every``
                stimuli that ran away excluded                                    minibatches
-eta            the stability rule kappa / Q_0.999[max drive]                     every ``eta_every``
-               (:mod:`learning.step_size`)                                       minibatches
+eta            the stability rule kappa / max drive over a probe set             every ``eta_every``
+               (:mod:`learning.step_size`)                                       minibatches and
+                                                                                 after every refit
 b              held at exp(-3), the authors' initial value (see below)           never
 silent         a neuron that stopped firing gets a new column, the residual of   every ``refit_every``
 neurons        a badly reconstructed stimulus (:func:`revive_silent`)            minibatches
@@ -77,6 +78,7 @@ import numpy as np
 from models.errors import SimulationInputError
 from models.free_energy import free_energy
 from models.parameters import IPVAEParameters
+from models.stimulus_array import check_stimulus_array
 from learning.dictionary import hebbian_step, normalise_columns
 from learning.likelihood_noise import log_sigma_from_variance
 from learning.prior_rates import fit_u0
@@ -177,21 +179,10 @@ def brian_simulator(steps: int, engine: str = "auto", threads: int = 1) -> Simul
 
 def check_training_set(x: np.ndarray, params: IPVAEParameters) -> np.ndarray:
     """Validate the training stimuli against the parameters; return them as float64."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        raise SimulationInputError(f"training stimuli must be N x M images, got shape {x.shape}")
-    if x.shape[0] < 2:
-        raise SimulationInputError(
-            f"learning needs at least 2 training stimuli, got {x.shape[0]}")
-    if x.shape[1] != params.n_pixels:
-        raise SimulationInputError(
-            f"the stimuli have {x.shape[1]} pixels but the dictionary Phi has "
-            f"{params.n_pixels} rows (M): they must match")
-    if not np.all(np.isfinite(x)):
-        raise SimulationInputError(
-            f"the training stimuli contain {int(np.count_nonzero(~np.isfinite(x)))} NaN or "
-            f"infinite value(s)")
-    return x
+    if np.ndim(x) >= 1 and len(x) == 1:
+        raise SimulationInputError("learning needs at least 2 training stimuli, got 1")
+    return check_stimulus_array(x, params.n_pixels, expected="N x M images",
+                                what="training stimuli")
 
 
 def runaway_stimuli(counts: np.ndarray, params: IPVAEParameters) -> np.ndarray:
@@ -252,6 +243,7 @@ def run_epoch(params: IPVAEParameters, x_train: np.ndarray, rule: LearningRule,
     energies, r2s, zeros = [], [], []
     runaways = revived = 0
     for j in range(n_batches):
+        eta_due = False
         x = x_train[order[j * batch:(j + 1) * batch]]
         counts, u = simulate(params, x, int(np.random.SeedSequence([seed, epoch, j])
                                              .generate_state(1)[0]))
@@ -286,10 +278,11 @@ def run_epoch(params: IPVAEParameters, x_train: np.ndarray, rule: LearningRule,
                 log_sigma=log_sigma_from_variance(residual_sum / n_residual))
             params, n = revive_silent(params, rates, x[good], z[good][:, -1], rule)
             revived += n
+            eta_due = True   # sigma and Phi changed: eta must follow at once
             rate_sum[:] = 0
             residual_sum[:] = 0
             n_rate = n_residual = 0
-        if (j + 1) % rule.eta_every == 0:
+        if eta_due or (j + 1) % rule.eta_every == 0:
             params = params.replace(log_lr=np.log(stable_step_size(
                 params, probe, margin=rule.stability_margin)))
         if progress is not None:

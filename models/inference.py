@@ -43,6 +43,7 @@ import numpy as np
 
 from models.errors import ParameterError, SimulationInputError
 from models.parameters import IPVAEParameters
+from models.stimulus_array import check_stimulus_array
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -193,24 +194,8 @@ class InferenceModel(abc.ABC):
 
     def check_stimuli(self, x) -> np.ndarray:
         """Stimuli as a float64 (N, M) array; a clear :class:`SimulationInputError` otherwise."""
-        try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise SimulationInputError(f"the stimuli are not numeric: {exc}") from None
-        if x.ndim != 2:
-            raise SimulationInputError(
-                f"stimuli must be N x M (one image per row), got shape {x.shape}")
-        if x.shape[0] < 1:
-            raise SimulationInputError("no stimuli to infer (N = 0)")
-        if x.shape[1] != self.n_pixels:
-            raise SimulationInputError(
-                f"the stimuli have {x.shape[1]} pixels but the dictionary Phi of the "
-                f"{self.name} has {self.n_pixels} rows (M): they must match")
-        if not np.all(np.isfinite(x)):
-            raise SimulationInputError(
-                f"the stimuli contain {int(np.count_nonzero(~np.isfinite(x)))} NaN or infinite "
-                f"value(s)")
-        return x
+        return check_stimulus_array(x, self.n_pixels, expected="N x M (one image per row)",
+                                    dictionary=f"the dictionary Phi of the {self.name}")
 
     @staticmethod
     def check_steps(steps, record=None) -> tuple[int, np.ndarray]:

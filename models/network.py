@@ -92,6 +92,7 @@ from brian2 import (Function, Network, NeuronGroup, SpikeMonitor, StateMonitor, 
 from brian2.devices.device import all_devices
 
 from models.errors import SimulationInputError
+from models.stimulus_array import check_stimulus_array
 from models.parameters import IPVAEParameters
 
 #: Nominal width tau of one time bin. The discrete update does not depend on it;
@@ -574,24 +575,13 @@ class IPVAENetwork:
 
     def check_stimuli(self, x: np.ndarray) -> np.ndarray:
         """Validate a stimulus array against the parameters and the mode; return it as float64."""
-        x = np.asarray(x, dtype=np.float64)
-        expected = "N x T x M (movies)" if self.movie else "N x M (one image per stimulus)"
-        if x.ndim != (3 if self.movie else 2):
-            raise SimulationInputError(f"stimuli must be {expected}, got shape {x.shape}")
-        if x.shape[0] < 1:
-            raise SimulationInputError("no stimuli to simulate (N = 0)")
-        if x.shape[-1] != self.params.n_pixels:
-            raise SimulationInputError(
-                f"the stimuli have {x.shape[-1]} pixels but the dictionary Phi has "
-                f"{self.params.n_pixels} rows (M): they must match")
+        x = check_stimulus_array(
+            x, self.params.n_pixels, ndim=3 if self.movie else 2,
+            expected="N x T x M (movies)" if self.movie else "N x M (one image per stimulus)")
         if self.movie and x.shape[1] != self.steps:
             raise SimulationInputError(
                 f"the movies have {x.shape[1]} frames but --steps is {self.steps}: one frame "
                 f"drives one bin, so they must match")
-        if not np.all(np.isfinite(x)):
-            raise SimulationInputError(
-                f"the stimuli contain {int(np.count_nonzero(~np.isfinite(x)))} NaN or infinite "
-                f"value(s)")
         return x
 
     def choose_engine(self, n_stimuli: int) -> str:
@@ -669,10 +659,7 @@ class IPVAENetwork:
             monitors = self.monitors(self.latents)
             self.network.add(*monitors)
             t_chunk = float(self.network.t)
-            report = None
-            if progress is not None:
-                def report(elapsed, completed, start, duration, _first=first, _n=n):
-                    progress(_first + completed * _n)
+            report = None if progress is None else self._progress_report(progress, first, n)
             try:
                 self.network.run(n * self.steps * self.bin_width,
                                  namespace=self.namespace(feedforward),
@@ -683,6 +670,13 @@ class IPVAENetwork:
             if progress is not None:
                 progress(first + n)
             yield result
+
+    @staticmethod
+    def _progress_report(progress, first: int, n: int):
+        """Brian2 ``report`` callback turning a chunk's completed fraction into stimuli done."""
+        def report(elapsed, completed, start, duration):
+            progress(first + completed * n)
+        return report
 
     def collect(self, first, n, t_chunk, spikes, u_monitor=None) -> ChunkResult:
         """Turn a chunk's monitors into counts per bin (and spike times, u).

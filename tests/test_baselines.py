@@ -3,7 +3,8 @@ the shared training loop and the comparison scores: known answers and clear erro
 import numpy as np
 import pytest
 
-from analysis.model_comparison import (ModelRow, coding_scores, format_table, readout_accuracy,
+from analysis.linear_readout import readout_accuracy
+from analysis.model_comparison import (ModelRow, coding_scores, format_table,
                                        recorded_steps, table_records)
 from learning.model_training import TrainingBudget, random_dictionary, train_dictionary
 from models.errors import ParameterError, SimulationInputError

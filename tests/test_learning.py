@@ -131,7 +131,7 @@ def test_learning_with_the_brian2_network_is_deterministic_for_a_seed():
 
 
 @pytest.mark.parametrize("bad, message", [
-    (lambda x: x[:, :15], "the stimuli have 15 pixels but the dictionary Phi has 16 rows"),
+    (lambda x: x[:, :15], "the training stimuli have 15 pixels but the dictionary Phi has 16 rows"),
     (lambda x: np.where(x > 2.5, np.nan, x), r"contain \d+ NaN or infinite value"),
     (lambda x: x[:1], "learning needs at least 2 training stimuli, got 1"),
 ])
