@@ -868,27 +868,39 @@ def build_parser() -> argparse.ArgumentParser:
         "as a Brian2 spiking network.", formatter_class=fmt)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    def add_input_arguments(p):
+        """Options shared by simulate and sweep: stimuli, parameters, T, seed, engine."""
+        p.add_argument("--stimuli", default="natural16:test", metavar="SPEC",
+                       help="a stimulus set from the catalogue (see `run_sim.py stimuli`), e.g. "
+                       "natural16:test, digits8:train, grating:orientation=45,sf=0.1,"
+                       "contrast=0.5; or a file: .npy (N x M or N x T x M) or HDF5 (dataset "
+                       "/stimuli/x or /x)")
+        p.add_argument("--n", type=int, default=None,
+                       help="use only the first N stimuli of the set (default: all)")
+        p.add_argument("--params", metavar="FILE",
+                       help="parameter file (HDF5, /params); default: the shipped parameters "
+                       "for the stimulus size (16 x 16: natural16_K512.h5, 8 x 8: digits8.h5), "
+                       "random ones for other sizes (said so)")
+        p.add_argument("--random-params", action="store_true",
+                       help="use seeded random parameters (the authors' initialisation)")
+        p.add_argument("--latents", type=int, default=512,
+                       help="K, the number of latent neurons, for random parameters")
+        p.add_argument("--steps", type=int, default=None,
+                       help="T, bins per stimulus (default: 128, or a movie's frame count)")
+        p.add_argument("--seed", type=int, default=0,
+                       help="seed of the Poisson draws (and of random parameters and noise "
+                       "stimuli)")
+        p.add_argument("--engine", choices=("auto", "standalone", "runtime"), default="auto",
+                       help="Brian2 execution: standalone = cpp_standalone compiled once per "
+                       "network shape (cached) and rerun per chunk; runtime = Brian2 runtime "
+                       "with Cython; auto = standalone for >= 100,000 steps")
+        p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
     sim = sub.add_parser(
         "simulate", formatter_class=fmt, help="run the network on stimuli and record the counts",
         description="Run the network for T bins on each stimulus and write an HDF5 recording "
         "(counts N x T x K, optional u and reconstructions, the parameters and the stimuli).")
-    sim.add_argument("--stimuli", default="natural16:test", metavar="SPEC",
-                     help="a stimulus set from the catalogue (see `run_sim.py stimuli`), e.g. "
-                     "natural16:test, digits8:train, grating:orientation=45,sf=0.1,contrast=0.5; "
-                     "or a file: .npy (N x M or N x T x M) or HDF5 (dataset /stimuli/x or /x)")
-    sim.add_argument("--n", type=int, default=None,
-                     help="simulate only the first N stimuli of the set (default: all)")
-    sim.add_argument("--params", metavar="FILE",
-                     help="parameter file (HDF5, /params); default: the shipped parameters for "
-                     "the stimulus size, or random ones if none ship")
-    sim.add_argument("--random-params", action="store_true",
-                     help="use seeded random parameters (the authors' initialisation)")
-    sim.add_argument("--latents", type=int, default=512,
-                     help="K, the number of latent neurons, for random parameters")
-    sim.add_argument("--steps", type=int, default=None,
-                     help="T, bins per stimulus (default: 128, or a movie's frame count)")
-    sim.add_argument("--seed", type=int, default=0,
-                     help="seed of the Poisson draws (and of random parameters and noise stimuli)")
+    add_input_arguments(sim)
     sim.add_argument("--stream", action="store_true",
                      help="do not reset u to u0 between stimuli: one continuous input sequence")
     sim.add_argument("--record", default="", metavar="LIST",
@@ -905,11 +917,6 @@ def build_parser() -> argparse.ArgumentParser:
                      "--bin-width")
     sim.add_argument("--out", default="recording.h5", metavar="FILE.h5",
                      help="output recording (written to a temporary file, renamed when complete)")
-    sim.add_argument("--engine", choices=("auto", "standalone", "runtime"), default="auto",
-                     help="Brian2 execution: standalone = cpp_standalone compiled once per "
-                     "network shape (cached) and rerun per chunk, OpenMP on all cores; runtime = "
-                     "Brian2 runtime with Cython; auto = standalone for >= 100,000 steps")
-    sim.add_argument("--quiet", action="store_true", help="print nothing but errors")
     add_scale_out_arguments(sim)
     sim.set_defaults(func=cmd_simulate)
 
@@ -924,24 +931,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="an axis of the grid; NAME is one of eta, log_lr, log_bias, u0, "
                        "beta, c_u, c_du, u_floor (parameters; log_bias and u0 the same for "
                        "every neuron), seed (of the draws), latents (K, random parameters)")
-    sweep.add_argument("--stimuli", default="natural16:test", metavar="SPEC",
-                       help="stimulus set (catalogue spec or file), as for simulate")
-    sweep.add_argument("--n", type=int, default=None, help="use the first N stimuli")
-    sweep.add_argument("--params", metavar="FILE", help="base parameter file")
-    sweep.add_argument("--random-params", action="store_true",
-                       help="seeded random base parameters")
-    sweep.add_argument("--latents", type=int, default=512,
-                       help="K for random parameters (unless latents is an axis)")
-    sweep.add_argument("--steps", type=int, default=None,
-                       help="T, bins per stimulus (default: 128, or a movie's frame count)")
-    sweep.add_argument("--seed", type=int, default=0,
-                       help="seed of the draws (unless seed is an axis), of random "
-                       "parameters and of noise stimuli")
-    sweep.add_argument("--engine", choices=("auto", "standalone", "runtime"), default="auto",
-                       help="Brian2 execution, as for simulate")
+    add_input_arguments(sweep)
     sweep.add_argument("--out", default="sweep", metavar="FOLDER",
                        help="output folder (created; its parent must exist)")
-    sweep.add_argument("--quiet", action="store_true", help="print nothing but errors")
     add_scale_out_arguments(sweep)
     sweep.set_defaults(func=cmd_sweep)
 
@@ -1001,7 +993,7 @@ def build_parser() -> argparse.ArgumentParser:
     def add_v1_arguments(p, out_default):
         p.add_argument("--params", metavar="FILE",
                        help="parameter file (HDF5, /params); default: the shipped natural16 "
-                       "parameters, or random K = 512 ones while none ship (said so)")
+                       "parameters (models/data/natural16_K512.h5)")
         p.add_argument("--out-dir", default=out_default, metavar="DIR",
                        help="folder for the recordings (.h5) and figures (.png); created if "
                        "its parent exists")
