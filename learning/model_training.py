@@ -239,7 +239,8 @@ def ipvae_source(n_pixels: int, n_latents: int, seed: int = 0, engine: str = "au
         if params.n_latents == n_latents:
             return IPVAESource(IPVAEInference(params, engine=engine), "shipped",
                                f"shipped parameters {os.path.basename(path)} (trained: "
-                               f"{_provenance_summary(params.provenance)})")
+                               f"{_provenance_summary(params.provenance)}; on the whole train "
+                               f"split, so its 'train images' are not held out)")
         note = (f"the shipped parameters {os.path.basename(path)} have K = "
                 f"{params.n_latents}, not {n_latents}; ")
     params = IPVAEParameters.random(n_pixels, n_latents, seed=seed)

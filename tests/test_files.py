@@ -1,5 +1,6 @@
 """HDF5 round trips of parameters and recordings; files readable with plain h5py."""
 import json
+import os
 
 import h5py
 import numpy as np
@@ -105,3 +106,20 @@ def test_corrupt_parameter_file(tmp_path):
     path.write_bytes(data[: len(data) // 3])
     with pytest.raises(FileFormatError, match="not a readable HDF5 file"):
         IPVAEParameters.load(path)
+
+
+def test_output_files_get_the_usual_permissions_not_mkstemp_0600(tmp_path):
+    # files are written to a mkstemp temporary (mode 0600) and renamed; other users of a
+    # lab's shared folder must still be able to read them: mode = 0666 & ~umask
+    import stat
+    from models.atomic_file import atomic_output
+    old = os.umask(0o022)
+    try:
+        with atomic_output(tmp_path / "out.h5") as tmp:
+            open(tmp, "w").write("x")
+        assert stat.S_IMODE(os.stat(tmp_path / "out.h5").st_mode) == 0o644
+        os.umask(0o002)
+        IPVAEParameters.random(4, 3, seed=0).save(tmp_path / "p.h5")
+        assert stat.S_IMODE(os.stat(tmp_path / "p.h5").st_mode) == 0o664
+    finally:
+        os.umask(old)
