@@ -48,7 +48,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from models.errors import SimulationInputError
-from models.network import ChunkResult, IPVAENetwork
+from models.network import ChunkResult, IPVAENetwork, chunk_entries
 from models.parameters import IPVAEParameters
 
 #: Count entries (stimuli x bins x neurons) per task by default: 2^24 (256 stimuli at
@@ -358,7 +358,7 @@ class SimulationCluster:
 
 def default_chunk_size(net: IPVAENetwork, n_stimuli: int) -> int:
     """Stimuli per task by default (see :meth:`NetworkSpec.from_network`)."""
-    entries = net.steps * net.params.n_latents * (5 if net.record_u else 1)
+    entries = chunk_entries(net.steps, net.params.n_latents, net.record_u, net.continuous)
     return min(max(1, TASK_ENTRIES // entries), net.chunk_size, n_stimuli)
 
 

@@ -113,6 +113,19 @@ STANDALONE_MIN_BINS = 100_000
 #: ran 20% faster than with 256 per chunk, for ~1 GB peak memory.
 CHUNK_ENTRIES = 2 ** 26
 
+#: Continuous mode also keeps every spike of a chunk (time, neuron, stimulus: 16 bytes
+#: each, about 8 count entries' worth, and a bin often holds more than one spike), so one
+#: count entry there counts as this many when chunks are sized: measured with the
+#: shipped parameters (about 2.5 spikes per neuron and bin), N = 10,000 stimuli took 7.8x
+#: the peak memory of N = 1,000 with unweighted entries.
+SPIKE_ENTRY_WEIGHT = 16
+
+def chunk_entries(steps: int, n_latents: int, record_u: bool, continuous: bool) -> int:
+    """Weighted count entries of one stimulus, the unit in which chunks are sized."""
+    return (steps * n_latents * (5 if record_u else 1)
+            * (SPIKE_ENTRY_WEIGHT if continuous else 1))
+
+
 # --- the model, as Brian2 strings ---------------------------------------------------------
 
 LATENT_EQUATIONS = """
@@ -486,7 +499,9 @@ class IPVAENetwork:
         self.draw_counts = draw_counts
         #: standalone engine: seconds spent building (code generation + compilation)
         self.timings = {}
-        entries = self.steps * params.n_latents * (5 if record_u else 1)
+        #: runtime engine: time every code object (``brian2.profiling_summary(net.network)``)
+        self.profile = False
+        entries = chunk_entries(self.steps, params.n_latents, record_u, self.continuous)
         if chunk_size is not None and (int(chunk_size) != chunk_size or chunk_size < 1):
             raise SimulationInputError(f"the chunk size must be a positive integer, got "
                                        f"{chunk_size}")
@@ -663,7 +678,8 @@ class IPVAENetwork:
             try:
                 self.network.run(n * self.steps * self.bin_width,
                                  namespace=self.namespace(feedforward),
-                                 report=report, report_period=1 * brian2.second)
+                                 report=report, report_period=1 * brian2.second,
+                                 profile=self.profile)
             finally:
                 self.network.remove(*monitors)
             result = self.collect(first_stimulus + first, n, t_chunk, *monitors)
