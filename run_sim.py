@@ -784,6 +784,7 @@ def _epoch_line(h: dict) -> str:
 
 
 def cmd_evaluate(args) -> int:
+    import numpy as np
     from analysis.dictionary_structure import fraction_localised
     from analysis.inference_quality import PAPER_BINS, PAPER_IPVAE, QualityByBin, \
         plot_quality_by_bin
@@ -799,9 +800,13 @@ def cmd_evaluate(args) -> int:
     if stimuli.n_pixels != params.n_pixels:
         raise_input(f"the stimuli have {stimuli.n_pixels} pixels but the dictionary Phi has "
                     f"{params.n_pixels} rows (M) (parameters: {source}): they must match")
+    if args.readout and (stimuli.labels is None or not stimuli.name.endswith(":test")):
+        raise_input(f"--readout needs the test split of a labelled data set (e.g. "
+                    f"digits8:test), got {stimuli.name!r}")
     net = IPVAENetwork(params, args.steps, movie=stimuli.is_movie, engine=args.engine)
     net.check_stimuli(stimuli.x)
     engine = net.choose_engine(stimuli.n_stimuli)
+    summed = []       # counts summed over bins, the read-out's features (with --readout)
     say(args, f"Evaluating {source} on {stimuli.n_stimuli:,} stimuli ({stimuli.name}) x "
               f"{args.steps} bins, K = {params.n_latents}, discrete mode, exact Poisson counts, "
               f"seed {args.seed}; engine {engine} ({net.engine_reason})")
@@ -810,6 +815,8 @@ def cmd_evaluate(args) -> int:
     with progress_bar(stimuli.n_stimuli, args.quiet) as bar:
         for chunk in net.run(stimuli.x, seed=args.seed, progress=bar.update_to):
             quality.add(stimuli.x[chunk.first:chunk.first + chunk.counts.shape[0]], chunk.counts)
+            if args.readout:
+                summed.append(chunk.counts.sum(axis=1, dtype=float))
     bins = sorted(set(PAPER_BINS) | set(args.at or ()))
     print(f"{'t':>5} {'R^2':>7} {'zeros':>7} {'rate':>7}   paper (R^2 / zeros)")
     for row in quality.table(bins):
@@ -825,25 +832,21 @@ def cmd_evaluate(args) -> int:
                             title=f"{os.path.basename(str(source))} on {stimuli.name}")
         say(args, f"wrote {figure}")
     if args.readout:
-        linear_readout_report(args, params, stimuli)
+        linear_readout_report(args, net, stimuli, np.concatenate(summed))
     return 0
 
 
-def linear_readout_report(args, params, test):
-    """Logistic read-out of the counts summed over bins vs raw pixels (train -> test split)."""
+def linear_readout_report(args, net, test, test_features):
+    """Logistic read-out of the counts summed over bins vs raw pixels (train -> test split).
+
+    ``test_features`` are the evaluated test stimuli's counts summed over bins; the train
+    split runs through the same network and seed."""
     from analysis.linear_readout import readout_accuracy
-    from models.network import IPVAENetwork
     name = test.name.split(":", 1)[0]
-    if test.labels is None or not test.name.endswith(":test"):
-        raise_input(f"--readout needs the test split of a labelled data set (e.g. "
-                    f"digits8:test), got {test.name!r}")
     train = load_stimuli(f"{name}:train", None, args.seed)
-    net = IPVAENetwork(params, args.steps, engine=args.engine)
-    features = {}
-    for label, stimset in (("train", train), ("test", test)):
-        counts, _ = net.simulate(stimset.x, seed=args.seed)
-        features[label] = counts.sum(axis=1, dtype=float)
-    codes = readout_accuracy(features["train"], train.labels, features["test"], test.labels)
+    counts, _ = net.simulate(train.x, seed=args.seed)
+    codes = readout_accuracy(counts.sum(axis=1, dtype=float), train.labels, test_features,
+                             test.labels)
     pixels = readout_accuracy(train.x, train.labels, test.x, test.labels)
     print(f"Linear read-out (logistic regression, trained on {train.n_stimuli:,} {name} train "
           f"stimuli, scored on {test.n_stimuli:,} test stimuli): counts summed over "
