@@ -117,9 +117,10 @@ def cmd_simulate(args) -> int:
     N, K = stimuli.n_stimuli, params.n_latents
     network = IPVAENetwork(params, steps, stream=args.stream, movie=stimuli.is_movie,
                            bin_width=args.bin_width * ms, dt=dt * ms, record_u="u" in record,
-                           engine=args.engine)
+                           engine=args.engine, lateral=args.lateral)
     network.check_stimuli(stimuli.x)
     engine = network.choose_engine(N)
+    lateral = network.choose_lateral(N)
     spec = NetworkSpec.from_network(network, N, chunk_size=args.chunk_size)
     cluster = SimulationCluster(args.workers, args.scheduler, stream=args.stream,
                                 n_chunks=count_chunks(N, spec.chunk_size))
@@ -131,6 +132,7 @@ def cmd_simulate(args) -> int:
               f"{'streaming (no reset)' if args.stream else 'u reset to u0 for every stimulus'}"
               f", seed {args.seed}\n"
               f"  engine: {engine} ({network.engine_reason})\n"
+              f"  lateral term: {lateral} ({network.lateral_reason})\n"
               f"  workers: {cluster.describe()}; {count_chunks(N, spec.chunk_size):,} "
               f"chunk(s) of up to {spec.chunk_size:,} stimuli"
               f"{f' ({cluster.note})' if cluster.note else ''}\n"
@@ -139,7 +141,8 @@ def cmd_simulate(args) -> int:
               f"{''.join(', ' + r for r in record)} -> {out}\n"
               f"  (the first run of a network shape compiles its code, 10-30 s; later runs "
               f"reuse it)")
-    attrs = {"seed": args.seed, "mode": network.mode, "engine": engine, "bin_width": float(args.bin_width) / 1e3,
+    attrs = {"seed": args.seed, "mode": network.mode, "engine": engine, "lateral": lateral,
+             "bin_width": float(args.bin_width) / 1e3,
              "bin_width_units": "s", "dt": float(dt) / 1e3, "dt_units": "s",
              "stream": bool(args.stream), "params_source": str(params_source),
              "command_line": args.command_line, "threads": spec.threads,
@@ -231,19 +234,22 @@ def cmd_sweep(args) -> int:
     start = time.perf_counter()
     if todo:
         os.makedirs(args.out, exist_ok=True)
-        first = IPVAENetwork(todo[0].params, steps, movie=stimuli.is_movie, engine=args.engine)
+        first = IPVAENetwork(todo[0].params, steps, movie=stimuli.is_movie, engine=args.engine,
+                             lateral=args.lateral)
         first.check_stimuli(stimuli.x)
         spec = NetworkSpec.from_network(first, N, chunk_size=args.chunk_size)
         cluster = SimulationCluster(args.workers, args.scheduler,
                                     n_chunks=count_chunks(N, spec.chunk_size))
-        say(args, f"  engine: {spec.engine} ({first.engine_reason}); workers: "
+        say(args, f"  engine: {spec.engine} ({first.engine_reason}); lateral term: "
+                  f"{spec.lateral} ({first.lateral_reason}); workers: "
                   f"{cluster.describe()}; {count_chunks(N, spec.chunk_size):,} chunk(s) per "
                   f"point")
         with cluster:
             for i, point in enumerate(todo):
                 point_spec = dataclasses.replace(spec, params=point.params)
                 attrs = {**sweep.recording_attrs(point), "mode": "discrete",
-                         "engine": point_spec.engine, "bin_width": 0.025,
+                         "engine": point_spec.engine, "lateral": point_spec.lateral,
+                         "bin_width": 0.025,
                          "bin_width_units": "s", "dt": 0.025, "dt_units": "s",
                          "stream": False, "command_line": args.command_line,
                          "params_source": str(sources.get(point.values.get("latents"), ""))}
@@ -806,10 +812,12 @@ def cmd_evaluate(args) -> int:
     net = IPVAENetwork(params, args.steps, movie=stimuli.is_movie, engine=args.engine)
     net.check_stimuli(stimuli.x)
     engine = net.choose_engine(stimuli.n_stimuli)
+    lateral = net.choose_lateral(stimuli.n_stimuli)
     summed = []       # counts summed over bins, the read-out's features (with --readout)
     say(args, f"Evaluating {source} on {stimuli.n_stimuli:,} stimuli ({stimuli.name}) x "
               f"{args.steps} bins, K = {params.n_latents}, discrete mode, exact Poisson counts, "
-              f"seed {args.seed}; engine {engine} ({net.engine_reason})")
+              f"seed {args.seed}; engine {engine} ({net.engine_reason}); lateral term "
+              f"{lateral} ({net.lateral_reason})")
     quality = QualityByBin(params.Phi, args.steps)
     start = time.perf_counter()
     with progress_bar(stimuli.n_stimuli, args.quiet) as bar:
@@ -897,6 +905,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Brian2 execution: standalone = cpp_standalone compiled once per "
                        "network shape (cached) and rerun per chunk; runtime = Brian2 runtime "
                        "with Cython; auto = standalone for >= 100,000 steps")
+        p.add_argument("--lateral", choices=("auto", "synapses", "matrix"), default="auto",
+                       help="how the lateral synapses deliver sum_j W_ij z_j: synapses = "
+                       "event-driven (each spiking neuron's synapses, one by one); matrix = "
+                       "one vectorised product of the synapses' weights with the counts per "
+                       "step (same numbers, about 4x faster at K = 512); auto = matrix for "
+                       ">= 100,000 steps")
         p.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
     sim = sub.add_parser(

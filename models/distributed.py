@@ -82,6 +82,9 @@ class NetworkSpec:
     chunk_size : int
         Stimuli per task.
     stream, movie, record_u, lateral_inhibition : bool
+    lateral : {"synapses", "matrix"}
+        How the lateral term is delivered (:class:`~models.network.LateralInhibition`),
+        resolved for the whole run like the engine.
     bin_width, dt : float
         In seconds.
     threads : int
@@ -96,6 +99,7 @@ class NetworkSpec:
     movie: bool = False
     record_u: bool = False
     lateral_inhibition: bool = True
+    lateral: str = "synapses"
     bin_width: float = 0.025
     dt: float = 0.025
     threads: int = THREADS_PER_SIMULATION
@@ -104,6 +108,9 @@ class NetworkSpec:
         if self.engine not in ("runtime", "standalone"):
             raise SimulationInputError(f"a distributed run needs a resolved engine (runtime or "
                                        f"standalone), got {self.engine!r}")
+        if self.lateral not in ("synapses", "matrix"):
+            raise SimulationInputError(f"a distributed run needs a resolved lateral "
+                                       f"propagation (synapses or matrix), got {self.lateral!r}")
         if int(self.chunk_size) != self.chunk_size or self.chunk_size < 1:
             raise SimulationInputError(f"--chunk-size must be a positive integer, got "
                                        f"{self.chunk_size}")
@@ -121,6 +128,7 @@ class NetworkSpec:
         return cls(params=net.params, steps=net.steps, engine=net.choose_engine(n_stimuli),
                    chunk_size=chunk_size, stream=net.stream, movie=net.movie,
                    record_u=net.record_u, lateral_inhibition=net.lateral_inhibition,
+                   lateral=net.choose_lateral(n_stimuli),
                    bin_width=float(net.bin_width), dt=float(net.dt))
 
     def network(self) -> IPVAENetwork:
@@ -130,6 +138,7 @@ class NetworkSpec:
                             bin_width=self.bin_width * second, dt=self.dt * second,
                             record_u=self.record_u, chunk_size=self.chunk_size,
                             engine=self.engine, lateral_inhibition=self.lateral_inhibition,
+                            lateral=self.lateral,
                             threads=self.threads, pad_chunks=True)
 
     @property
@@ -139,6 +148,7 @@ class NetworkSpec:
         if digest is None:
             h = hashlib.sha256(repr((self.steps, self.engine, self.chunk_size, self.stream,
                                      self.movie, self.record_u, self.lateral_inhibition,
+                                     self.lateral,
                                      self.bin_width, self.dt, self.threads)).encode())
             p = self.params
             for name in ("Phi", "log_sigma", "u0", "log_bias"):

@@ -61,7 +61,7 @@ from brian2.utils.filelock import FileLock
 
 #: Changes whenever the generated program changes in a way the build key below cannot
 #: see (e.g. the random streams), so that old builds in the cache are not reused.
-PROGRAM_VERSION = 2
+PROGRAM_VERSION = 3
 
 _lock = threading.RLock()  # the standalone device (and os.chdir in its runs) is process-wide
 _loaded: "StandaloneProgram | None" = None
@@ -79,14 +79,16 @@ def n_threads() -> int:
 
 def build_directory(net, chunk: int, threads: int) -> str:
     """Cache folder of the build for this network shape (shared across processes)."""
-    from models.network import (LATENT_EQUATIONS, MEMBRANE_UPDATE, POISSON_COUNTS,
-                                STIMULUS_ONSET_RESEED, STIMULUS_STREAM_EQUATIONS)
+    from models.network import (LATENT_EQUATIONS, LATERAL_MATRIX_PRODUCT, LATERAL_ON_PRE,
+                                MEMBRANE_UPDATE, POISSON_COUNTS, STIMULUS_ONSET_RESEED,
+                                STIMULUS_STREAM_EQUATIONS)
     p = net.params
     key = repr((PROGRAM_VERSION, brian2.__version__, p.n_latents, net.steps, net.substeps,
                 chunk, net.movie, net.stream, net.record_u, net.draw_counts,
-                net.lateral_inhibition, threads, float(net.bin_width), p.c_u, p.c_du,
-                p.u_floor, LATENT_EQUATIONS, MEMBRANE_UPDATE, POISSON_COUNTS,
-                STIMULUS_STREAM_EQUATIONS, STIMULUS_ONSET_RESEED))
+                net.lateral_inhibition, net.lateral, net.profile, threads, float(net.bin_width), p.c_u,
+                p.c_du, p.u_floor, LATENT_EQUATIONS, MEMBRANE_UPDATE, POISSON_COUNTS,
+                STIMULUS_STREAM_EQUATIONS, STIMULUS_ONSET_RESEED, LATERAL_ON_PRE,
+                LATERAL_MATRIX_PRODUCT))
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     root = os.path.dirname(prefs.codegen.runtime.cython.cache_dir)
     return os.path.join(root, "standalone", f"K{p.n_latents}_T{net.steps}_C{chunk}_{digest}")
@@ -133,7 +135,8 @@ class StandaloneProgram:
                 self.monitors = net.monitors(self.objects.latents)
                 self.objects.network.add(*self.monitors)
                 self.objects.network.run(self.chunk * net.steps * net.bin_width,
-                                         namespace=net.namespace(self.feedforward))
+                                         namespace=net.namespace(self.feedforward, self.objects),
+                                         profile=net.profile)
                 self.device.build(directory=self.directory, compile=True, run=False,
                                   with_output=False)
                 self.pre = np.asarray(self.objects.lateral.i[:])
@@ -182,6 +185,9 @@ class StandaloneProgram:
             run_args[o.latents.z] = np.asarray(initial_z)
         self.device.run(run_args=run_args, results_directory="results", with_output=False)
         try:
+            if net.profile:  # seconds per code object, summed over the chunks of the run
+                for name, seconds in self.device.network_get_profiling_info(o.network):
+                    net.profiling_info[name] = net.profiling_info.get(name, 0.0) + float(seconds)
             result = net.collect(first_stimulus, n, 0.0, *self.monitors)
             u = np.asarray(o.latents.u[:]) if net.stream else None
         finally:

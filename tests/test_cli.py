@@ -106,8 +106,8 @@ def test_sigint_leaves_no_output_file(tmp_path):
     out = tmp_path / "r.h5"
     proc = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "run_sim.py"), "simulate", "--stimuli", str(stim),
-         "--random-params", "--latents", "64", "--steps", "64", "--out", str(out)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--random-params", "--latents", "64", "--steps", "1024", "--out", str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # about 40 s of work
     deadline = time.time() + 120
     while time.time() < deadline and not any(p.name.endswith(".tmp") for p in tmp_path.iterdir()):
         time.sleep(0.05)

@@ -1,7 +1,11 @@
 """The Brian2 network computes model.md's update: exactly for one step, and in distribution,
-with both engines (Brian2 runtime and cpp_standalone)."""
+with both engines (Brian2 runtime and cpp_standalone) and both formulations of the lateral
+term (event-driven synapses, and the matrix product of the same synapses' weights)."""
 import numpy as np
 import pytest
+from brian2 import ms
+
+from models.errors import SimulationInputError
 
 from models.network import IPVAENetwork
 from models.parameters import IPVAEParameters
@@ -9,10 +13,12 @@ from models.reference import infer, membrane_update
 
 
 ENGINES = ["runtime", "standalone"]
+LATERAL = ["synapses", "matrix"]
 
 
+@pytest.mark.parametrize("lateral", LATERAL)
 @pytest.mark.parametrize("engine", ENGINES)
-def test_one_step_equals_reference_with_clamps_active(engine):
+def test_one_step_equals_reference_with_clamps_active(engine, lateral):
     """Same u_t and injected z_t: Brian2's u_{t+1} equals the reference to 1e-10 (float64).
 
     The potential is recorded at the start of every bin, so with two bins the second
@@ -24,7 +30,7 @@ def test_one_step_equals_reference_with_clamps_active(engine):
     u = rng.uniform(-10.0, 12.0, 64)
     z = rng.poisson(np.exp(np.minimum(u, 2.5)))
     net = IPVAENetwork(params, steps=2, stream=True, draw_counts=False, record_u=True,
-                       engine=engine)
+                       engine=engine, lateral=lateral)
     _, recorded = net.simulate(x, initial_u=u, initial_z=z)
     np.testing.assert_array_equal(recorded[0, 0], u)
     u_brian = recorded[0, 1]
@@ -39,9 +45,10 @@ def test_one_step_equals_reference_with_clamps_active(engine):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("stream,movie", [(False, False), (True, False), (False, True),
-                                          (True, True)])
-def test_replaying_recorded_counts_reproduces_every_potential(stream, movie, engine):
+@pytest.mark.parametrize("stream,movie,lateral", [
+    (False, False, "synapses"), (True, False, "synapses"), (False, True, "synapses"),
+    (True, True, "synapses"), (False, False, "matrix"), (True, True, "matrix")])
+def test_replaying_recorded_counts_reproduces_every_potential(stream, movie, lateral, engine):
     """Over whole runs (resets, streaming, movies): feeding the network's own counts to the
     reference update reproduces every recorded u_t to 1e-10."""
     rng = np.random.default_rng(11)
@@ -49,7 +56,7 @@ def test_replaying_recorded_counts_reproduces_every_potential(stream, movie, eng
     T, N = 12, 6
     x = 2.0 * rng.standard_normal((N, T, 36) if movie else (N, 36))
     net = IPVAENetwork(params, steps=T, stream=stream, movie=movie, record_u=True,
-                       chunk_size=4, engine=engine)  # 6 stimuli: a full and a padded chunk
+                       chunk_size=4, engine=engine, lateral=lateral)  # a full, a padded chunk
     counts, u = net.simulate(x, seed=4)
     drive = params.feedforward_drive(x)
     expected = np.empty_like(u)
@@ -66,15 +73,17 @@ def test_replaying_recorded_counts_reproduces_every_potential(stream, movie, eng
     np.testing.assert_allclose(u, expected, rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("lateral", LATERAL)
 @pytest.mark.parametrize("engine", ENGINES)
-def test_counts_follow_the_reference_in_distribution(engine):
+def test_counts_follow_the_reference_in_distribution(engine, lateral):
     """2,000 trials, K = 32, M = 64, T = 16: every neuron's mean count at every bin agrees
     with the numpy reference within 4.5 standard errors of the difference of two
     independent means, and counts given u are Poisson (variance / mean = 1)."""
     trials, T = 2000, 16
     params = IPVAEParameters.random(64, 32, seed=1, column_norm=0.5)
     x = np.repeat(np.random.default_rng(0).standard_normal((1, 64)), trials, axis=0)
-    counts, u = IPVAENetwork(params, steps=T, record_u=True, engine=engine).simulate(x, seed=1)
+    counts, u = IPVAENetwork(params, steps=T, record_u=True, engine=engine,
+                             lateral=lateral).simulate(x, seed=1)
     ref, _ = infer(params, x, T, np.random.default_rng(2))
     counts = counts.astype(float)
     se = np.sqrt(counts.var(axis=0, ddof=1) / trials + ref.var(axis=0, ddof=1) / trials)
@@ -118,3 +127,33 @@ def test_same_seed_same_counts_different_seed_different_counts(engine):
     # chunks draw from independent streams: identical stimuli in different chunks differ
     same, _ = net.simulate(np.repeat(x[:1], 8, axis=0), seed=3)
     assert not np.array_equal(same[0], same[4])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_matrix_product_and_synaptic_events_give_the_same_counts(engine):
+    """The two formulations of the lateral term deliver the same sum_j W_ij z_j (up to the
+    order of the additions, ~1e-15), so the same seed gives the same counts, in discrete
+    and in continuous mode (where a step's spikes act within the bin). Brian2's indexed
+    synaptic events and the product read the same synaptic weights ``w``."""
+    params = IPVAEParameters.random(36, 24, seed=5, column_norm=0.6)
+    x = 2.0 * np.random.default_rng(1).standard_normal((6, 36))
+    for dt in (None, 2.5 * ms):
+        runs = [IPVAENetwork(params, 12, dt=dt, engine=engine, lateral=lateral,
+                             chunk_size=4).simulate(x, seed=4)[0] for lateral in LATERAL]
+        assert runs[0].sum() > 100, "too few spikes for a meaningful comparison"
+        np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_auto_lateral_says_which_formulation_and_why():
+    """``lateral="auto"``: event-driven synapses for small runs, the product for many steps."""
+    params = IPVAEParameters.random(16, 8, seed=0)
+    small = IPVAENetwork(params, 10)
+    assert small.choose_lateral(10) == "synapses"
+    assert small.lateral_reason == "auto: event-driven synapses for 100 steps < 100,000"
+    large = IPVAENetwork(params, 100)
+    assert large.choose_lateral(1000) == "matrix"
+    assert large.lateral_reason.startswith("auto: the weights of the lateral synapses applied "
+                                           "as one matrix product per step for 100,000 steps")
+    with pytest.raises(SimulationInputError, match="unknown lateral propagation 'dense'; "
+                                                   "allowed: synapses, matrix, auto"):
+        IPVAENetwork(params, 10, lateral="dense")
