@@ -909,7 +909,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how the lateral synapses deliver sum_j W_ij z_j: synapses = "
                        "event-driven (each spiking neuron's synapses, one by one); matrix = "
                        "one vectorised product of the synapses' weights with the counts per "
-                       "step (same numbers, about 4x faster at K = 512); auto = matrix for "
+                       "step (same numbers, 2-4x faster at K = 512); auto = matrix for "
                        ">= 100,000 steps")
         p.add_argument("--quiet", action="store_true", help="print nothing but errors")
 

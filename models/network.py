@@ -48,14 +48,18 @@ slot                   what happens
 ``start``              at the onset of each stimulus: u <- u0 (not in streaming mode),
                        and the random generators are reseeded for this stimulus
 ``before_thresholds``  z = poisson(exp(u) dt / tau), the counts of this step
-``thresholds``         neurons with z > 0 emit a spike event (recorded with their z)
-``synapses``           each event adds w_ij z_j to ``lateral`` of every neuron i
+``thresholds``         neurons with z > 0 emit a spike event (continuous mode records
+                       the events with their z)
+``before_synapses``    discrete mode records z of every neuron
+``synapses``           the lateral input: each event adds w_ij z_j to ``lateral`` of
+                       every neuron i, or (``lateral="matrix"``) one product per step
+                       writes lateral_i = sum_j W_ij z_j for all i at once
 ``after_synapses``     the membrane update, then ``lateral`` <- 0
 =====================  ===============================================================
 
-The lateral propagation is event-driven: its cost is (number of neurons with
-a non-zero count) x K per step, not K^2, which pays off because the counts are
-sparse (the paper reports 37% to 77% zeros).
+The lateral propagation exploits the sparse counts (the paper reports 37% to 77%
+zeros): either formulation of :class:`LateralInhibition` costs (number of neurons
+with a non-zero count) x K multiply-adds per step, not K^2.
 
 Many stimuli run back to back in one long ``Network.run`` per chunk of
 stimuli (``Network.run`` costs ~0.2 s of ``gc.collect()`` per call, so never one
@@ -171,10 +175,11 @@ LATERAL_SYNAPSE_MODEL = "w : 1 (constant)   # W_ij = -(Phi^T diag(1/sigma^2) Phi
 #: Each of the z_j spikes of neuron j in this step moves neuron i's input by W_ij.
 LATERAL_ON_PRE = "lateral_post += w * z_pre"
 
-#: The same input as one product per step (``lateral="matrix"``): neuron i sums its row of
-#: W, the weights of its incoming lateral synapses, against the counts of this step,
-#: lateral_i = sum_j W_ij z_j (see :func:`lateral_input_function`).
-LATERAL_MATRIX_PRODUCT = "lateral = lateral_input(i)"
+#: The same input as one product per step (``lateral="matrix"``), computed once per step
+#: by the one neuron of :class:`LateralProduct`: lateral_i = sum_j W_ij z_j for every
+#: latent neuron i, with W the weights of the lateral synapses and z this step's counts,
+#: summed over the columns j of W whose count is non-zero; ``spiking`` = how many were.
+LATERAL_MATRIX_PRODUCT = "spiking = lateral_product()"
 
 #: The two formulations of the lateral term (see :class:`LateralInhibition`).
 LATERAL_PROPAGATIONS = ("synapses", "matrix", "auto")
@@ -317,28 +322,26 @@ class LateralInhibition(Synapses):
     W is symmetric; its diagonal -||Phi_k||^2_{Sigma^-1} is each neuron's
     self-inhibition per spike, and an off-diagonal entry is negative
     (competition) for overlapping dictionary elements and positive for
-    anti-correlated ones.
+    anti-correlated ones. The synapses are ordered by presynaptic neuron: the K
+    synapses of neuron j (column j of W, W_ij for i = 0..K-1) are contiguous.
 
-    Two ways to deliver the input sum_j W_ij z_j of a step, the same numbers:
+    Two ways to deliver the input sum_j W_ij z_j of a step, the same numbers in the
+    same order of summation:
 
     - ``propagation="synapses"``: event-driven (``on_pre``): each neuron with a
-      count z_j > 0 adds w_ij z_j to every neuron i. Brian2 visits the spiking
-      synapses one by one through their pre- and postsynaptic index arrays; the
-      cost is (spiking neurons) x K indexed additions per step.
-    - ``propagation="matrix"``: no ``on_pre``; the latents' ``lateral_product``
-      operation (slot ``synapses``) computes ``lateral_i = sum_j W_ij z_j`` for every
-      neuron from these synapses' own weights ``w`` (:func:`lateral_input_function`):
-      K^2 multiply-adds per step over contiguous memory, which the compiler
-      vectorises. Measured at K = 512 (benchmarks/profile_network.py): an indexed
-      synaptic addition costs ~5 ns here against ~0.3 ns per multiply-add of the
-      product, so the product is faster whenever more than a few per cent of the
-      neurons spike in a step (about 46% do with the learned natural16 parameters).
+      count z_j > 0 emits an event, and Brian2 visits its K synapses one by one
+      through their pre- and postsynaptic index arrays, adding w_ij z_j to
+      ``lateral`` of neuron i: (spiking neurons) x K indexed additions per step.
+    - ``propagation="matrix"``: no ``on_pre``; once per step, the one neuron of
+      :class:`LateralProduct` (attribute ``product``) adds z_j times column j of
+      these synapses' own weights ``w`` to ``lateral`` for every neuron j with
+      z_j > 0: the same (spiking neurons) x K multiply-adds, over contiguous memory
+      and without per-synapse indices, so the compiler vectorises them. Measured at
+      K = 512 (benchmarks/profile_network.py): an indexed synaptic addition costs
+      about 5 ns here, a vectorised one well under 1 ns.
 
-    The synapses (and their weights ``w``, which a standalone run replaces with
-    ``run_args``) are the same objects in both; their order differs: presynaptic-
-    major for events (the synapses of one spiking neuron are contiguous),
-    postsynaptic-major for the product (neuron i's incoming weights, row i of W,
-    are contiguous).
+    The weights ``w`` (which a standalone run replaces with ``run_args``) live in
+    these synapses in both formulations.
     """
 
     def __init__(self, latents: LatentPopulation, params: IPVAEParameters,
@@ -350,61 +353,116 @@ class LateralInhibition(Synapses):
                          on_pre=LATERAL_ON_PRE if propagation == "synapses" else None,
                          clock=latents.clock, name=name)
         self.add_attribute("propagation")
-        self.add_attribute("input_function")
+        self.add_attribute("product")
         self.propagation = propagation
         K = params.n_latents
-        neurons, others = np.repeat(np.arange(K), K), np.tile(np.arange(K), K)
-        pre, post = (neurons, others) if propagation == "synapses" else (others, neurons)
+        pre, post = np.repeat(np.arange(K), K), np.tile(np.arange(K), K)
         self.connect(i=pre, j=post)
         self.w = params.lateral_weights[post, pre]
-        self.input_function = (lateral_input_function(self, latents, K)
-                               if propagation == "matrix" else None)
+        self.product = (LateralProduct(self, latents, K, name=name + "_matrix")
+                        if propagation == "matrix" else None)
 
 
-def lateral_input_function(synapses: Synapses, latents: NeuronGroup, K: int) -> Function:
-    """Brian2 function ``lateral_input(i)`` = sum_j W_ij z_j for the matrix propagation.
-
-    W_ij is the weight ``w`` of the synapse j -> i, which the postsynaptic-major order of
-    :class:`LateralInhibition` places at index i K + j; z is the latents' count of the
-    current step. C++ (standalone) reads the two arrays by their Brian2 names; Cython
-    (runtime) receives them in the function's namespace (the live arrays, so later
-    changes to ``w`` or ``z`` are seen). The Python version serves Brian2's unit checks.
-    """
-    w_name, z_name = f"_dynamic_array_{synapses.name}_w", f"_array_{latents.name}_z"
-
-    def _lateral_input(i):
-        w = np.asarray(synapses.w[:]).reshape(K, K)
-        return w[np.asarray(i)] @ np.asarray(latents.z[:], dtype=float)
-
-    function = Function(_lateral_input, arg_units=[1], return_unit=1, arg_types=["integer"],
-                        return_type="float", stateless=False)
-    function.implementations.add_implementation("cpp", code=f"""
-double lateral_input(int32_t i)
+#: C++ (standalone) body of ``lateral_product()``; ``{w}``, ``{z}``, ``{lateral}`` are the
+#: Brian2 names of the synapses' weights and the latents' counts and input, ``{K}`` is K.
+LATERAL_PRODUCT_CPP = """
+int32_t lateral_product()
 {{
-    // lateral_i = sum_j W_ij z_j: row i of W is w[i*K .. i*K + K-1]
-    const double* __restrict w = &brian::{w_name}[(size_t)i * {K}];
-    const int32_t* __restrict z = brian::{z_name};
-    double sum = 0.0;
+    // lateral_i = sum_j W_ij z_j over the neurons j with z_j > 0; column j of W (the
+    // synapses of presynaptic neuron j) is w[j*K .. j*K + K-1]
+    const double* __restrict w = &brian::{w}[0];
+    const int32_t* __restrict z = brian::{z};
+    double* __restrict lateral = brian::{lateral};
+    int32_t spiking = 0;
+    for (size_t i = 0; i < {K}; i++)
+        lateral[i] = 0.0;
     for (size_t j = 0; j < {K}; j++)
-        sum += w[j] * z[j];
-    return sum;
+    {{
+        if (z[j] == 0)
+            continue;
+        spiking++;
+        const double zj = z[j];
+        const double* __restrict column = w + j * {K};
+        for (size_t i = 0; i < {K}; i++)
+            lateral[i] += column[i] * zj;
+    }}
+    return spiking;
 }}
-""", name="lateral_input")
-    namespace = None
-    if get_device() is all_devices["runtime"]:
-        namespace = {"_ipvae_lateral_w": synapses.variables["w"].get_value(),
-                     "_ipvae_latents_z": latents.variables["z"].get_value()}
-    function.implementations.add_implementation("cython", code=f"""
-cdef double lateral_input(int i):
-    # lateral_i = sum_j W_ij z_j: row i of W is w[i*K .. i*K + K-1]
-    cdef size_t row = <size_t>i * {K}
-    cdef size_t j
-    cdef double total = 0.0
+"""
+
+#: Cython (runtime) body of ``lateral_product()``: the same loops over the live arrays.
+LATERAL_PRODUCT_CYTHON = """
+cdef int lateral_product():
+    # lateral_i = sum_j W_ij z_j over the neurons j with z_j > 0; column j of W (the
+    # synapses of presynaptic neuron j) is w[j*K .. j*K + K-1]
+    cdef size_t i, j, column
+    cdef int spiking = 0
+    cdef double zj
+    for i in range({K}):
+        _namespace_ipvae_lateral[i] = 0.0
     for j in range({K}):
-        total += _namespace_ipvae_lateral_w[row + j] * _namespace_ipvae_latents_z[j]
-    return total
-""", name="lateral_input", namespace=namespace)
-    return function
+        if _namespace_ipvae_counts[j] == 0:
+            continue
+        spiking += 1
+        zj = _namespace_ipvae_counts[j]
+        column = j * {K}
+        for i in range({K}):
+            _namespace_ipvae_lateral[i] += _namespace_ipvae_weights[column + i] * zj
+    return spiking
+"""
+
+
+class LateralProduct(NeuronGroup):
+    """One auxiliary neuron that applies the lateral synapses as one product per step.
+
+    Its ``run_regularly`` operation ``lateral_product`` (slot ``synapses``, after the
+    counts are drawn and before the membrane update) runs :data:`LATERAL_MATRIX_PRODUCT`
+    once per step: the Brian2 function ``lateral_product()`` writes lateral_i = sum_j
+    W_ij z_j into the latents' ``lateral`` from the synapses' weights ``w`` and the
+    latents' counts ``z``, and returns how many neurons spiked (kept in ``spiking``).
+    The C++ version reads and writes the arrays by their Brian2 names; the Cython
+    version receives the live arrays in its namespace, so later changes to ``w`` are
+    seen.
+
+    Parameters
+    ----------
+    synapses : LateralInhibition
+        Whose weights are W (presynaptic-major: w[j K + i] = W_ij).
+    latents : LatentPopulation
+        Whose counts z are read and whose ``lateral`` is written.
+    K : int
+        Number of latent neurons.
+    """
+
+    def __init__(self, synapses: Synapses, latents: NeuronGroup, K: int, name="lateral_matrix"):
+        super().__init__(1, "spiking : integer   # neurons with z > 0 in the last step",
+                         clock=latents.clock, name=name)
+        lateral = latents.variables["lateral"].get_value()
+        counts = latents.variables["z"].get_value()
+        weights = synapses.variables["w"]
+
+        def _lateral_product():  # numpy target (and Brian2's unit checks)
+            W = np.asarray(weights.get_value()).reshape(K, K).T   # W[i, j] = w[j K + i]
+            lateral[:] = W @ counts.astype(float)
+            return np.count_nonzero(counts)
+
+        function = Function(_lateral_product, arg_units=[], return_unit=1, arg_types=[],
+                            return_type="integer", stateless=False)
+        function.implementations.add_implementation("cpp", code=LATERAL_PRODUCT_CPP.format(
+            w=f"_dynamic_array_{synapses.name}_w", z=f"_array_{latents.name}_z",
+            lateral=f"_array_{latents.name}_lateral", K=K), name="lateral_product")
+        namespace = None
+        if get_device() is all_devices["runtime"]:
+            namespace = {"_ipvae_weights": weights.get_value(), "_ipvae_counts": counts,
+                         "_ipvae_lateral": lateral}
+        function.implementations.add_implementation(
+            "cython", code=LATERAL_PRODUCT_CYTHON.format(K=K), name="lateral_product",
+            namespace=namespace)
+        self.add_attribute("function")
+        self.add_attribute("operation")
+        self.function = function
+        self.operation = self.run_regularly(LATERAL_MATRIX_PRODUCT, when="synapses",
+                                            name="lateral_product")
 
 
 class StimulusStreams(NeuronGroup):
@@ -641,12 +699,9 @@ class IPVAENetwork:
             MEMBRANE_UPDATE, when="after_synapses", name="membrane_update")
         o.network = Network(o.latents, o.lateral, o.streams, o.streams.onset_reseed,
                             o.poisson_counts, o.membrane_update)
-        o.lateral_product = None
-        if self.lateral == "matrix":
-            o.lateral_product = o.latents.run_regularly(
-                LATERAL_MATRIX_PRODUCT, when="synapses", name="lateral_product")
-            o.lateral_product.active = self.lateral_inhibition
-            o.network.add(o.lateral_product)
+        if o.lateral.product is not None:
+            o.lateral.product.operation.active = self.lateral_inhibition
+            o.network.add(o.lateral.product, o.lateral.product.operation)
         o.onset_reset = None
         if not self.stream:
             o.onset_reset = o.latents.run_regularly(
@@ -664,8 +719,21 @@ class IPVAENetwork:
         self.onset_reset, self.network = o.onset_reset, o.network
 
     def monitors(self, latents: LatentPopulation) -> list:
-        """Counts (spike events with their z) and, if asked, u at the start of every bin."""
-        monitors = [SpikeMonitor(latents, variables=["z"], name="counts_monitor")]
+        """The counts and, if asked, u at the start of every bin.
+
+        Discrete mode records the counts z of every neuron and bin as they are (a
+        ``StateMonitor``, 4 bytes per neuron and bin, stored in (bin, neuron) order, which
+        is the layout of :attr:`ChunkResult.counts`); continuous mode records the spike
+        events with their z (a ``SpikeMonitor``: time, neuron and count, 16 bytes per
+        event, but the steps are short and most counts are zero). At the shipped
+        parameters' density (about half the counts non-zero) the dense record is 2.4x
+        fewer bytes to write and read back than the events, and 1.4x faster overall.
+        """
+        if self.continuous:
+            monitors = [SpikeMonitor(latents, variables=["z"], name="counts_monitor")]
+        else:
+            monitors = [StateMonitor(latents, "z", record=True, when="before_synapses",
+                                     name="counts_monitor")]
         if self.record_u:
             monitors.append(StateMonitor(latents, "u", record=True,
                                          when="before_thresholds", order=-1,
@@ -679,8 +747,8 @@ class IPVAENetwork:
                  "c_u": p.c_u, "c_du": p.c_du, "u_floor": p.u_floor,
                  "bound_shift": float(np.log(self.substeps)),
                  "reseed_poisson_streams": reseed_poisson_streams}
-        if objects.lateral.input_function is not None:
-            names["lateral_input"] = objects.lateral.input_function
+        if objects.lateral.product is not None:
+            names["lateral_product"] = objects.lateral.product.function
         return names
 
     def frame_dt(self):
@@ -725,11 +793,11 @@ class IPVAENetwork:
         if bins >= STANDALONE_MIN_BINS:
             self.lateral = "matrix"
             self.lateral_reason = (
-                f"auto: the weights of the lateral synapses applied as one matrix product "
-                f"per step for {bins:,} steps >= {STANDALONE_MIN_BINS:,}: K^2 vectorised "
-                f"multiply-adds cost less than Brian2's indexed synaptic events once more "
-                f"than a few per cent of the neurons spike in a step; --lateral synapses "
-                f"for event-driven synapses")
+                f"auto: the lateral synapses' weights applied as one product per step for "
+                f"{bins:,} steps >= {STANDALONE_MIN_BINS:,} (the same multiply-adds as the "
+                f"synaptic events, vectorised over contiguous columns of W instead of visited "
+                f"one synapse at a time through index arrays); --lateral synapses for "
+                f"event-driven synapses")
         else:
             self.lateral = "synapses"
             self.lateral_reason = (f"auto: event-driven synapses for {bins:,} steps < "
@@ -819,28 +887,28 @@ class IPVAENetwork:
             progress(first + completed * n)
         return report
 
-    def collect(self, first, n, t_chunk, spikes, u_monitor=None) -> ChunkResult:
+    def collect(self, first, n, t_chunk, counts_monitor, u_monitor=None) -> ChunkResult:
         """Turn a chunk's monitors into counts per bin (and spike times, u).
 
-        Events after the chunk's ``n`` stimuli (padding of a fixed-size standalone
-        chunk) are dropped.
+        Bins after the chunk's ``n`` stimuli (padding of a fixed-size standalone chunk)
+        are dropped.
         """
         K, T, sub = self.params.n_latents, self.steps, self.substeps
-        step = np.rint((np.asarray(spikes.t_) - t_chunk) / float(self.dt)).astype(np.int64)
-        neuron = np.asarray(spikes.i, dtype=np.int64)
-        z = np.asarray(spikes.z, dtype=np.int64)
-        keep = step < n * T * sub
-        step, neuron, z = step[keep], neuron[keep], z[keep]
-        counts = np.zeros((n, T, K), dtype=count_dtype(self.params))
-        bins = step // sub
-        if sub == 1:
-            counts[bins // T, bins % T, neuron] = z
-        else:
-            flat = np.bincount(bins * K + neuron, weights=z, minlength=n * T * K)
-            counts[...] = flat.reshape(n, T, K)
+        if not self.continuous:        # z of every bin and neuron, (bins, K), as recorded
+            z = np.asarray(counts_monitor.variables["z"].get_value())[:n * T]
+            counts = z.reshape(n, T, K).astype(count_dtype(self.params))
+        else:                          # spike events with their z
+            t = np.asarray(counts_monitor.t_)
+            step = np.rint((t - t_chunk if t_chunk else t) / float(self.dt)).astype(np.int64)
+            cut = int(np.searchsorted(step, n * T * sub))   # events come in time order
+            step = step[:cut]
+            neuron, z = np.asarray(counts_monitor.i)[:cut], np.asarray(counts_monitor.z)[:cut]
+            flat = (step // sub) * K + neuron                # into counts (n, T, K), flattened
+            counts = np.bincount(flat, weights=z, minlength=n * T * K).reshape(n, T, K)
+            counts = counts.astype(count_dtype(self.params))
         u = None
         if u_monitor is not None:
-            u = np.asarray(u_monitor.u_)[:, :n * T].T.reshape(n, T, K)
+            u = np.asarray(u_monitor.variables["u"].get_value())[:n * T].reshape(n, T, K)
         if not self.continuous:
             return ChunkResult(first=first, counts=counts, u=u)
         # a step with z > 1 holds z spikes at the same time (the start of the step)

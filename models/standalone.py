@@ -61,7 +61,7 @@ from brian2.utils.filelock import FileLock
 
 #: Changes whenever the generated program changes in a way the build key below cannot
 #: see (e.g. the random streams), so that old builds in the cache are not reused.
-PROGRAM_VERSION = 3
+PROGRAM_VERSION = 4
 
 _lock = threading.RLock()  # the standalone device (and os.chdir in its runs) is process-wide
 _loaded: "StandaloneProgram | None" = None
@@ -80,7 +80,7 @@ def n_threads() -> int:
 def build_directory(net, chunk: int, threads: int) -> str:
     """Cache folder of the build for this network shape (shared across processes)."""
     from models.network import (LATENT_EQUATIONS, LATERAL_MATRIX_PRODUCT, LATERAL_ON_PRE,
-                                MEMBRANE_UPDATE, POISSON_COUNTS, STIMULUS_ONSET_RESEED,
+                                LATERAL_PRODUCT_CPP, MEMBRANE_UPDATE, POISSON_COUNTS, STIMULUS_ONSET_RESEED,
                                 STIMULUS_STREAM_EQUATIONS)
     p = net.params
     key = repr((PROGRAM_VERSION, brian2.__version__, p.n_latents, net.steps, net.substeps,
@@ -88,7 +88,7 @@ def build_directory(net, chunk: int, threads: int) -> str:
                 net.lateral_inhibition, net.lateral, net.profile, threads, float(net.bin_width), p.c_u,
                 p.c_du, p.u_floor, LATENT_EQUATIONS, MEMBRANE_UPDATE, POISSON_COUNTS,
                 STIMULUS_STREAM_EQUATIONS, STIMULUS_ONSET_RESEED, LATERAL_ON_PRE,
-                LATERAL_MATRIX_PRODUCT))
+                LATERAL_MATRIX_PRODUCT, LATERAL_PRODUCT_CPP))
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     root = os.path.dirname(prefs.codegen.runtime.cython.cache_dir)
     return os.path.join(root, "standalone", f"K{p.n_latents}_T{net.steps}_C{chunk}_{digest}")

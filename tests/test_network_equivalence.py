@@ -152,8 +152,8 @@ def test_auto_lateral_says_which_formulation_and_why():
     assert small.lateral_reason == "auto: event-driven synapses for 100 steps < 100,000"
     large = IPVAENetwork(params, 100)
     assert large.choose_lateral(1000) == "matrix"
-    assert large.lateral_reason.startswith("auto: the weights of the lateral synapses applied "
-                                           "as one matrix product per step for 100,000 steps")
+    assert large.lateral_reason.startswith("auto: the lateral synapses' weights applied as one "
+                                           "product per step for 100,000 steps >= 100,000")
     with pytest.raises(SimulationInputError, match="unknown lateral propagation 'dense'; "
                                                    "allowed: synapses, matrix, auto"):
         IPVAENetwork(params, 10, lateral="dense")
