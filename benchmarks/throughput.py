@@ -150,7 +150,7 @@ def worker_ours(K, N, T, dt_ms=None, write=True, engine="auto", workers=None):
     return {"steps_per_s": N * T / simulated, "seconds": simulated, "build_s": build,
             "startup_s": startup, "first_chunk_s": first_chunk, "peak_mib": peak,
             "simulating_after_s": simulating,
-            "engine": spec.engine, "params": source, "spikes": spikes,
+            "engine": spec.engine, "lateral": spec.lateral, "params": source, "spikes": spikes,
             "zeros": zeros / (N * T * K), "sim_steps": steps, "threads": spec.threads,
             "workers": n_workers}
 
@@ -201,7 +201,8 @@ def main():
         env = dict(os.environ, IPVAE_CACHE_DIR=cache)
         cold = measure("ours", K=512, N=1000, T=T, _env=env)
         warm = measure("ours", K=512, N=1000, T=T, _env=env)
-    print(f"Parameters: {cold['params']}. Ours: engine {cold['engine']}, "
+    print(f"Parameters: {cold['params']}. Ours: engine {cold['engine']}, lateral term "
+          f"{cold['lateral']}, "
           f"{cold['workers']} worker process(es) x {cold['threads']} thread (the default path "
           f"of run_sim.py simulate); numpy: OpenBLAS threads on every core.")
     print(f"One-time cost at K = 512: cold compile {cold['build_s']:.1f} s; a later run with "
@@ -229,8 +230,8 @@ def main():
         print(f"\nPeak memory, discrete mode, K = 512: N = 10,000 / N = 1,000 = "
               f"{memory[(512, 10000)] / memory[(512, 1000)]:.2f}")
     # continuous mode: cost per simulated second, per step and per spike
-    print("\nContinuous mode (K = 512, bin 25 ms, dt = 0.5 ms, cpp_standalone; the build time "
-          "is excluded):")
+    print("\nContinuous mode (K = 512, bin 25 ms, dt = 0.5 ms, cpp_standalone, lateral term as "
+          "auto chooses; the build time is excluded):")
     runs = []
     for N, T_c, scale in ((20, 40, 1.0), (20, 40, 0.0)) if args.quick else \
             ((100, 40, 0.0), (100, 40, 0.5), (100, 40, 1.0)):
@@ -244,7 +245,8 @@ def main():
     t = np.array([r["seconds"] for r in runs])
     per_step, per_spike = np.linalg.lstsq(A, t, rcond=None)[0]
     print(f"  cost model: {per_step * 1e6:.1f} us per time step (all 512 neurons) + "
-          f"{per_spike * 1e6:.2f} us per spike (512 synaptic updates each)")
+          f"{per_spike * 1e6:.2f} us per spike (its K = 512 lateral multiply-adds; lateral "
+          f"term {runs[0]['lateral']})")
     if not args.quick:
         small = measure("ours_scaled", K=512, N=1000, T=4, dt_ms=0.5, scale=1.0)
         large = measure("ours_scaled", K=512, N=10000, T=4, dt_ms=0.5, scale=1.0)
