@@ -48,7 +48,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from models.errors import SimulationInputError
-from models.network import ChunkResult, IPVAENetwork, chunk_entries
+from models.network import LATERAL_PROPAGATIONS, ChunkResult, IPVAENetwork, chunk_entries
 from models.parameters import IPVAEParameters
 
 #: Count entries (stimuli x bins x neurons) per task by default: 2^24 (256 stimuli at
@@ -108,7 +108,7 @@ class NetworkSpec:
         if self.engine not in ("runtime", "standalone"):
             raise SimulationInputError(f"a distributed run needs a resolved engine (runtime or "
                                        f"standalone), got {self.engine!r}")
-        if self.lateral not in ("synapses", "matrix"):
+        if self.lateral not in LATERAL_PROPAGATIONS:
             raise SimulationInputError(f"a distributed run needs a resolved lateral "
                                        f"propagation (synapses or matrix), got {self.lateral!r}")
         if int(self.chunk_size) != self.chunk_size or self.chunk_size < 1:

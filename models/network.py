@@ -181,8 +181,9 @@ LATERAL_ON_PRE = "lateral_post += w * z_pre"
 #: summed over the columns j of W whose count is non-zero; ``spiking`` = how many were.
 LATERAL_MATRIX_PRODUCT = "spiking = lateral_product()"
 
-#: The two formulations of the lateral term (see :class:`LateralInhibition`).
-LATERAL_PROPAGATIONS = ("synapses", "matrix", "auto")
+#: The two formulations of the lateral term (see :class:`LateralInhibition`); a network
+#: also takes "auto" (:meth:`IPVAENetwork.choose_lateral`).
+LATERAL_PROPAGATIONS = ("synapses", "matrix")
 
 
 @implementation("cpp", """
@@ -346,9 +347,9 @@ class LateralInhibition(Synapses):
 
     def __init__(self, latents: LatentPopulation, params: IPVAEParameters,
                  propagation: str = "synapses", name="lateral"):
-        if propagation not in ("synapses", "matrix"):
+        if propagation not in LATERAL_PROPAGATIONS:
             raise SimulationInputError(f"unknown lateral propagation {propagation!r}; "
-                                       f"allowed: synapses, matrix")
+                                       f"allowed: {', '.join(LATERAL_PROPAGATIONS)}")
         super().__init__(latents, latents, model=LATERAL_SYNAPSE_MODEL,
                          on_pre=LATERAL_ON_PRE if propagation == "synapses" else None,
                          clock=latents.clock, name=name)
@@ -626,9 +627,9 @@ class IPVAENetwork:
                 f"number of times")
         if engine not in ENGINES:
             raise SimulationInputError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
-        if lateral not in LATERAL_PROPAGATIONS:
+        if lateral not in LATERAL_PROPAGATIONS + ("auto",):
             raise SimulationInputError(f"unknown lateral propagation {lateral!r}; allowed: "
-                                       f"{', '.join(LATERAL_PROPAGATIONS)}")
+                                       f"{', '.join(LATERAL_PROPAGATIONS)}, auto")
         configure_brian()
         self.params = params
         self.steps = int(steps)

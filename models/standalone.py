@@ -84,13 +84,13 @@ def n_threads() -> int:
 def build_directory(net, chunk: int, threads: int) -> str:
     """Cache folder of the build for this network shape (shared across processes)."""
     from models.network import (LATENT_EQUATIONS, LATERAL_MATRIX_PRODUCT, LATERAL_ON_PRE,
-                                LATERAL_PRODUCT_CPP, MEMBRANE_UPDATE, POISSON_COUNTS, STIMULUS_ONSET_RESEED,
-                                STIMULUS_STREAM_EQUATIONS)
+                                LATERAL_PRODUCT_CPP, MEMBRANE_UPDATE, POISSON_COUNTS,
+                                STIMULUS_ONSET_RESEED, STIMULUS_STREAM_EQUATIONS)
     p = net.params
     key = repr((PROGRAM_VERSION, brian2.__version__, p.n_latents, net.steps, net.substeps,
                 chunk, net.movie, net.stream, net.record_u, net.draw_counts,
-                net.lateral_inhibition, net.lateral, net.profile, threads, float(net.bin_width), p.c_u,
-                p.c_du, p.u_floor, LATENT_EQUATIONS, MEMBRANE_UPDATE, POISSON_COUNTS,
+                net.lateral_inhibition, net.lateral, net.profile, threads,
+                float(net.bin_width), p.c_u, p.c_du, p.u_floor, LATENT_EQUATIONS, MEMBRANE_UPDATE, POISSON_COUNTS,
                 STIMULUS_STREAM_EQUATIONS, STIMULUS_ONSET_RESEED, LATERAL_ON_PRE,
                 LATERAL_MATRIX_PRODUCT, LATERAL_PRODUCT_CPP))
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
