@@ -11,8 +11,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
-from analysis.moving_bar_response import plot_direction_polar
-from analysis.raster import save_figure
+from ipvae_brian.analysis.moving_bar_response import plot_direction_polar
+from ipvae_brian.analysis.raster import save_figure
 
 FONT_SMALL, FONT_LABEL, FONT_TITLE = 9.0, 10.0, 10.5
 #: Colours of example neurons.

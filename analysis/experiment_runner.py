@@ -24,9 +24,9 @@ import time
 import zlib
 import numpy as np
 
-from models.errors import SimulationInputError
-from models.parameters import IPVAEParameters
-from stimuli.stimulus_set import StimulusSet
+from ipvae_brian.models.errors import SimulationInputError
+from ipvae_brian.models.parameters import IPVAEParameters
+from ipvae_brian.stimuli.stimulus_set import StimulusSet
 
 #: Width tau of one bin, seconds (the simulator's default; it sets every rate in spikes/s).
 BIN_WIDTH_S = 0.025
@@ -218,8 +218,8 @@ def run_block(ctx: ExperimentContext, name: str, stimuli: StimulusSet, steps: in
     BlockResult
     """
     from brian2 import second
-    from models.network import IPVAENetwork
-    from models.recording import RecordingWriter
+    from ipvae_brian.models.network import IPVAENetwork
+    from ipvae_brian.models.recording import RecordingWriter
 
     first, last = window
     if not 0 <= first < last <= steps:

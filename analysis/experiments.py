@@ -82,23 +82,23 @@ import warnings
 
 import numpy as np
 
-from analysis import experiment_figures as figures
-from analysis.contrast_response import fit_naka_rushton
-from analysis.cross_orientation import cross_orientation_suppression_index
-from analysis.experiment_runner import (BIN_WIDTH_S, RESPONSIVE_RATE_HZ, ExperimentContext,
+from ipvae_brian.analysis import experiment_figures as figures
+from ipvae_brian.analysis.contrast_response import fit_naka_rushton
+from ipvae_brian.analysis.cross_orientation import cross_orientation_suppression_index
+from ipvae_brian.analysis.experiment_runner import (BIN_WIDTH_S, RESPONSIVE_RATE_HZ, ExperimentContext,
                                         block_cost, check_natural_side, nearest_centre,
                                         receptive_field_centres, repeat_stimuli, responsive,
                                         run_block, stack_stimuli)
-from analysis.moving_bar_response import direction_selectivity_index, preferred_direction
-from analysis.noise_correlation import stimulus_averaged_noise_correlations
-from analysis.orientation_tuning import (circular_variance, orientation_bandwidth,
+from ipvae_brian.analysis.moving_bar_response import direction_selectivity_index, preferred_direction
+from ipvae_brian.analysis.noise_correlation import stimulus_averaged_noise_correlations
+from ipvae_brian.analysis.orientation_tuning import (circular_variance, orientation_bandwidth,
                                          orientation_selectivity_index, preferred_orientation)
-from analysis.rate_distribution import fit_lognormal
-from analysis.receptive_fields import (column_correlation, dictionary_overlap, fit_gabor,
+from ipvae_brian.analysis.rate_distribution import fit_lognormal
+from ipvae_brian.analysis.receptive_fields import (column_correlation, dictionary_overlap, fit_gabor,
                                        spike_triggered_average)
-from analysis.response_modulation import bimodality_coefficient, f1_f0
-from analysis.size_tuning import preferred_diameter, surround_suppression_index
-from analysis.sparseness import lifetime_sparseness, population_sparseness
+from ipvae_brian.analysis.response_modulation import bimodality_coefficient, f1_f0
+from ipvae_brian.analysis.size_tuning import preferred_diameter, surround_suppression_index
+from ipvae_brian.analysis.sparseness import lifetime_sparseness, population_sparseness
 
 #: Experiment names in the order ``compare-v1`` runs them (orientation first: the grating
 #: experiments after it reuse its preferences).
@@ -279,7 +279,7 @@ def grating_preferences(ctx: ExperimentContext):
     """Run (or reuse) the orientation grid; return (GratingPreferences, BlockResult or None)."""
     if "grating_preferences" in ctx.shared:
         return ctx.shared["grating_preferences"], None
-    from stimuli.gratings import drifting_grating
+    from ipvae_brian.stimuli.gratings import drifting_grating
     p = protocol_for(ctx)
     directions = _directions(p.directions)
     frames = _movie_frames(p, p.orientation_cycles)
@@ -343,7 +343,7 @@ def run_orientation(ctx: ExperimentContext) -> ExperimentResult:
 def _grating_condition_sets(ctx, p, keys, contrasts=None, diameters=(None,), centres=None,
                             frames=None):
     """Drifting gratings for (direction, sf[, centre]) keys x contrasts x diameters."""
-    from stimuli.gratings import drifting_grating
+    from ipvae_brian.stimuli.gratings import drifting_grating
     parts, cond = [], {"direction": [], "sf": [], "contrast": [], "diameter": [],
                        "center_x": [], "center_y": []}
     contrasts = [p.grating_contrast] if contrasts is None else list(contrasts)
@@ -548,7 +548,7 @@ def run_size(ctx: ExperimentContext) -> ExperimentResult:
 
 def run_cross_orientation(ctx: ExperimentContext) -> ExperimentResult:
     """Test grating alone and with an orthogonal mask (a plaid) at the preferred grating."""
-    from stimuli.gratings import plaid
+    from ipvae_brian.stimuli.gratings import plaid
     start = time.perf_counter()
     p = protocol_for(ctx)
     prefs, prefs_block = grating_preferences(ctx)
@@ -600,7 +600,7 @@ def run_cross_orientation(ctx: ExperimentContext) -> ExperimentResult:
 
 def run_rf(ctx: ExperimentContext) -> ExperimentResult:
     """Spike-triggered averages on streamed white noise, Gabor fits, (nx, ny), STA vs Phi."""
-    from stimuli.noise import white_noise
+    from ipvae_brian.stimuli.noise import white_noise
     start = time.perf_counter()
     p = protocol_for(ctx)
     stimuli = white_noise(n=p.rf_images, size=ctx.side, contrast=p.rf_contrast,
@@ -664,7 +664,7 @@ def run_rf(ctx: ExperimentContext) -> ExperimentResult:
 
 def run_moving_bar(ctx: ExperimentContext) -> ExperimentResult:
     """Responses to a bar sweeping in many directions, as polar plots (Hubel & Wiesel)."""
-    from stimuli.moving_bar import moving_bar
+    from ipvae_brian.stimuli.moving_bar import moving_bar
     start = time.perf_counter()
     p = protocol_for(ctx)
     directions = _directions(p.bar_directions)
@@ -698,7 +698,7 @@ def run_moving_bar(ctx: ExperimentContext) -> ExperimentResult:
 
 def natural_patches(side: int, n: int):
     """The first ``n`` natural16 test patches, centrally cropped to ``side`` x ``side``."""
-    from stimuli.natural16 import natural16
+    from ipvae_brian.stimuli.natural16 import natural16
     s = natural16(split="test", n=n)
     if side == 16:
         return s
@@ -715,8 +715,8 @@ def _natural_repeats_statistics(block, p, window_bins, K):
     the Elephant-based functions as plain arrays (Elephant counts and differences them
     directly; no Neo object per train is needed).
     """
-    from analysis.spike_statistics import fano_factor, isi_cv, isi_lv
-    from analysis.spike_trains import read_spike_trains
+    from ipvae_brian.analysis.spike_statistics import fano_factor, isi_cv, isi_lv
+    from ipvae_brian.analysis.spike_trains import read_spike_trains
     n_img, trials = p.repeat_images, p.repeat_trials
     counts = block.window_counts.reshape(n_img, trials, K)        # image-major (see caller)
     mean_counts = counts.mean(axis=1)                             # (n_img, K)
@@ -776,12 +776,12 @@ def run_natural(ctx: ExperimentContext) -> ExperimentResult:
 
     # the same patches through a disc of half the side ("CRF") at the grid point nearest
     # each neuron's projective field, against the full patch (CRF + surround)
-    from stimuli.gratings import circular_aperture
+    from ipvae_brian.stimuli.gratings import circular_aperture
     centres = aperture_centres(side, p.centre_offset)
     n_ap = min(p.natural_aperture_images, p.natural_images)
     patches = full.x[:n_ap]
     parts, cond = [], {"center_x": [], "center_y": [], "image": []}
-    from stimuli.stimulus_set import StimulusSet
+    from ipvae_brian.stimuli.stimulus_set import StimulusSet
     for cx, cy in centres:
         mask = circular_aperture(side, side / 2, float(cx), float(cy)).ravel()
         parts.append(StimulusSet(name="natural16:test", x=patches * mask,
@@ -878,7 +878,7 @@ def estimated_work(name: str, ctx: ExperimentContext) -> float:
 
 def check_experiment(name: str, ctx: ExperimentContext) -> None:
     """Raise SimulationInputError if the experiment cannot run with these parameters."""
-    from models.errors import SimulationInputError
+    from ipvae_brian.models.errors import SimulationInputError
     if name not in EXPERIMENTS:
         raise SimulationInputError(f"unknown experiment {name!r}; choose one of "
                                    f"{', '.join(EXPERIMENT_NAMES)}")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.metrics import r_squared
+from ipvae_brian.analysis.metrics import r_squared
 
 #: The bins at which the paper reports R^2 and %-zeros (t = 0 is the first bin).
 PAPER_BINS = (0, 8, 16, 32, 64, 128, 1000)

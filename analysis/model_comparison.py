@@ -38,9 +38,9 @@ import os
 import numpy as np
 
 
-from analysis.metrics import r_squared
-from analysis.sparseness import lifetime_sparseness, population_sparseness
-from models.atomic_file import atomic_output
+from ipvae_brian.analysis.metrics import r_squared
+from ipvae_brian.analysis.sparseness import lifetime_sparseness, population_sparseness
+from ipvae_brian.models.atomic_file import atomic_output
 
 #: Steps at which the table reports R^2 and %-zeros.
 EVAL_STEPS = (16, 128, 1000)
@@ -156,7 +156,7 @@ def natural_scores(model, sets: dict, steps, seed: int = 0, progress=None) -> di
     progress : callable, optional
         Called with the number of stimuli done (of all sets together).
     """
-    from models.inference import InferenceResult
+    from ipvae_brian.models.inference import InferenceResult
     names = list(sets)
     x = np.concatenate([np.asarray(sets[n], dtype=np.float64) for n in names])
     steps = np.asarray(steps)

@@ -39,10 +39,10 @@ import warnings
 
 import numpy as np
 
-from analysis.spike_trains import read_spike_trains
-from models.atomic_file import atomic_output, check_output_path
-from models.errors import SimulationInputError
-from models.recording import Recording
+from ipvae_brian.analysis.spike_trains import read_spike_trains
+from ipvae_brian.models.atomic_file import atomic_output, check_output_path
+from ipvae_brian.models.errors import SimulationInputError
+from ipvae_brian.models.recording import Recording
 
 #: The iP-VAE paper (Vafaii, Galor & Yates 2025), as NWB's related_publications wants it.
 PAPER_DOI = "https://doi.org/10.48550/arXiv.2410.19315"

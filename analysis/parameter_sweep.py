@@ -37,11 +37,11 @@ import os
 
 import numpy as np
 
-from analysis.metrics import fraction_zeros, r_squared
-from models.atomic_file import atomic_output
-from models.errors import FileFormatError, ParameterError, SimulationInputError
-from models.parameters import IPVAEParameters
-from models.recording import Recording
+from ipvae_brian.analysis.metrics import fraction_zeros, r_squared
+from ipvae_brian.models.atomic_file import atomic_output
+from ipvae_brian.models.errors import FileFormatError, ParameterError, SimulationInputError
+from ipvae_brian.models.parameters import IPVAEParameters
+from ipvae_brian.models.recording import Recording
 
 #: What each sweep axis sets.
 SWEEP_AXES = {

@@ -26,12 +26,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from analysis.spike_statistics import psth
-from analysis.spike_trains import read_spike_trains
-from analysis.stimulus_figures import stimulus_label
-from models.atomic_file import atomic_output
-from models.errors import SimulationInputError
-from models.recording import Recording
+from ipvae_brian.analysis.spike_statistics import psth
+from ipvae_brian.analysis.spike_trains import read_spike_trains
+from ipvae_brian.analysis.stimulus_figures import stimulus_label
+from ipvae_brian.models.atomic_file import atomic_output
+from ipvae_brian.models.errors import SimulationInputError
+from ipvae_brian.models.recording import Recording
 
 #: Resolution of saved figures, dots per inch.
 DPI = 200

@@ -34,8 +34,8 @@ import re
 
 import numpy as np
 
-from models.errors import FileFormatError, SimulationInputError
-from models.recording import Recording
+from ipvae_brian.models.errors import FileFormatError, SimulationInputError
+from ipvae_brian.models.recording import Recording
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

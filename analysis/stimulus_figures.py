@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from stimuli.stimulus_set import StimulusSet
+from ipvae_brian.stimuli.stimulus_set import StimulusSet
 
 #: Resolution of saved previews, dots per inch.
 DPI = 200

@@ -48,11 +48,11 @@ import numpy as np
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import NullFormatter
 
-from analysis.experiment_figures import FONT_LABEL, FONT_SMALL, FONT_TITLE, new_figure, style
-from analysis.experiment_runner import summarise
-from analysis.raster import save_figure
-from analysis.response_modulation import bimodality_coefficient
-from models.atomic_file import atomic_output
+from ipvae_brian.analysis.experiment_figures import FONT_LABEL, FONT_SMALL, FONT_TITLE, new_figure, style
+from ipvae_brian.analysis.experiment_runner import summarise
+from ipvae_brian.analysis.raster import save_figure
+from ipvae_brian.analysis.response_modulation import bimodality_coefficient
+from ipvae_brian.models.atomic_file import atomic_output
 
 #: Shade of the V1 range in the figure.
 V1_COLOR = "#9ecae1"

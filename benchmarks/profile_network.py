@@ -23,7 +23,6 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 
 def main():
@@ -32,11 +31,11 @@ def main():
     ap.add_argument("--steps", type=int, default=128, help="T (default 128)")
     ap.add_argument("--lateral", choices=("synapses", "matrix", "both"), default="both")
     args = ap.parse_args()
-    from models.network import IPVAENetwork
-    from models.recording import RecordingWriter
-    from models.shipped import default_parameters_path
-    from models.parameters import IPVAEParameters
-    from stimuli.natural16 import natural16
+    from ipvae_brian.models.network import IPVAENetwork
+    from ipvae_brian.models.recording import RecordingWriter
+    from ipvae_brian.models.shipped import default_parameters_path
+    from ipvae_brian.models.parameters import IPVAEParameters
+    from ipvae_brian.stimuli.natural16 import natural16
     stim = natural16("test", n=args.n)
     params = IPVAEParameters.load(default_parameters_path(256))
     for lateral in ("matrix", "synapses") if args.lateral == "both" else (args.lateral,):

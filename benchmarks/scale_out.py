@@ -36,14 +36,13 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 
 def _work(N, K, T, chunk):
-    from models.distributed import NetworkSpec
-    from models.network import IPVAENetwork
-    from models.parameters import IPVAEParameters
-    from stimuli.natural16 import natural16
+    from ipvae_brian.models.distributed import NetworkSpec
+    from ipvae_brian.models.network import IPVAENetwork
+    from ipvae_brian.models.parameters import IPVAEParameters
+    from ipvae_brian.stimuli.natural16 import natural16
     stimuli = natural16("test", n=N)
     params = IPVAEParameters.random(stimuli.n_pixels, K, seed=0)
     net = IPVAENetwork(params, T, engine="standalone")
@@ -53,7 +52,7 @@ def _work(N, K, T, chunk):
 def measure(setting: str, N: int, K: int, T: int, chunk: int) -> dict:
     """One measurement (run in a fresh process)."""
     import logging
-    from models.distributed import SimulationCluster
+    from ipvae_brian.models.distributed import SimulationCluster
     spec, stimuli = _work(N, K, T, chunk)
     workers = 1 if setting == "in-process" else int(setting.split("-")[1])
     out = os.path.join(tempfile.mkdtemp(prefix="ipvae-bench-"), "r.h5")
@@ -127,7 +126,7 @@ def main(argv=None) -> int:
     N = args.n or (400 if args.quick else 10_000)
     K = args.latents or (64 if args.quick else 512)
     T = args.steps or (32 if args.quick else 128)
-    from models.distributed import TASK_ENTRIES
+    from ipvae_brian.models.distributed import TASK_ENTRIES
     chunk = args.chunk_size or min(max(1, TASK_ENTRIES // (K * T)), N)
     settings = ["in-process"] + [f"dask-{w}" for w in args.workers.split(",")]
     print(f"Scale-out benchmark: N = {N:,} natural16 test patches, K = {K}, T = {T}, "

@@ -28,17 +28,16 @@ import time
 _PROCESS_START = time.perf_counter()   # a worker's clock starts before it imports anything
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 
 # --- workers (each runs in a fresh process) ---------------------------------------------
 
 def _parameters(K, M=256):
-    from models.parameters import IPVAEParameters
-    from models.shipped import default_parameters_path
+    from ipvae_brian.models.parameters import IPVAEParameters
+    from ipvae_brian.models.shipped import default_parameters_path
     path = default_parameters_path(M)
     if path is not None:
-        from models.parameters import IPVAEParameters as P
+        from ipvae_brian.models.parameters import IPVAEParameters as P
         params = P.load(path)
         if params.n_latents == K:
             return params, "shipped learned parameters"
@@ -46,7 +45,7 @@ def _parameters(K, M=256):
 
 
 def _stimuli(n):
-    from stimuli.natural16 import natural16
+    from ipvae_brian.stimuli.natural16 import natural16
     return natural16("test", n=n).x
 
 
@@ -57,7 +56,7 @@ def _peak_mib():
 def worker_numpy(K, N, T, batch=1000):
     """The reference update (models.reference.membrane_update), B stimuli per matrix."""
     import numpy as np
-    from models.reference import membrane_update
+    from ipvae_brian.models.reference import membrane_update
     params, _ = _parameters(K)
     x = _stimuli(N)
     rng = np.random.default_rng(0)
@@ -107,10 +106,10 @@ def worker_ours(K, N, T, dt_ms=None, write=True, engine="auto", workers=None):
     ``SimulationCluster`` (by default one single-threaded Brian2 simulation per core, on a
     local Dask cluster), streamed by this process into one HDF5 recording."""
     from brian2 import ms
-    from models.distributed import NetworkSpec, SimulationCluster, count_chunks
-    from models.network import IPVAENetwork
-    from models.recording import RecordingWriter
-    from stimuli.stimulus_set import StimulusSet
+    from ipvae_brian.models.distributed import NetworkSpec, SimulationCluster, count_chunks
+    from ipvae_brian.models.network import IPVAENetwork
+    from ipvae_brian.models.recording import RecordingWriter
+    from ipvae_brian.stimuli.stimulus_set import StimulusSet
     params, source = _parameters(K)
     x = _stimuli(N)
     net = IPVAENetwork(params, T, engine=engine, dt=None if dt_ms is None else dt_ms * ms)
@@ -257,7 +256,7 @@ def main():
 
 def worker_ours_scaled(K, N, T, dt_ms, scale, engine="standalone"):
     """``worker_ours`` on patches scaled by ``scale`` (0 = blank: almost no spikes)."""
-    import stimuli.natural16 as n16
+    import ipvae_brian.stimuli.natural16 as n16
     original = n16.natural16
 
     def scaled(split, n=None):

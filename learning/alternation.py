@@ -75,14 +75,14 @@ from typing import Callable
 
 import numpy as np
 
-from models.errors import SimulationInputError
-from models.free_energy import free_energy
-from models.parameters import IPVAEParameters
-from models.stimulus_array import check_stimulus_array
-from learning.dictionary import hebbian_step, normalise_columns
-from learning.likelihood_noise import log_sigma_from_variance
-from learning.prior_rates import fit_u0
-from learning.step_size import STABILITY_MARGIN, stable_step_size
+from ipvae_brian.models.errors import SimulationInputError
+from ipvae_brian.models.free_energy import free_energy
+from ipvae_brian.models.parameters import IPVAEParameters
+from ipvae_brian.models.stimulus_array import check_stimulus_array
+from ipvae_brian.learning.dictionary import hebbian_step, normalise_columns
+from ipvae_brian.learning.likelihood_noise import log_sigma_from_variance
+from ipvae_brian.learning.prior_rates import fit_u0
+from ipvae_brian.learning.step_size import STABILITY_MARGIN, stable_step_size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,7 +168,7 @@ def brian_simulator(steps: int, engine: str = "auto", threads: int = 1) -> Simul
     thread count, and OpenMP threads that share their cores with other work
     spin at their barriers (``models.standalone``).
     """
-    from models.network import IPVAENetwork
+    from ipvae_brian.models.network import IPVAENetwork
 
     def simulate(params: IPVAEParameters, x: np.ndarray, seed: int):
         net = IPVAENetwork(params, steps, record_u=True, engine=engine,

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.errors import SimulationInputError
+from ipvae_brian.models.errors import SimulationInputError
 
 
 def _as_bins(x: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

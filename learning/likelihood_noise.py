@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.errors import SimulationInputError
-from models.parameters import LOG_SIGMA_BOUND
-from learning.dictionary import _as_bins
+from ipvae_brian.models.errors import SimulationInputError
+from ipvae_brian.models.parameters import LOG_SIGMA_BOUND
+from ipvae_brian.learning.dictionary import _as_bins
 
 #: Largest |log sigma| a fit may return: just inside the soft clamp's range (+-3.45).
 MAX_ABS_LOG_SIGMA = 0.99 * LOG_SIGMA_BOUND

@@ -34,10 +34,10 @@ from typing import Callable
 
 import numpy as np
 
-from learning.dictionary import hebbian_step, normalise_columns
-from models.errors import SimulationInputError
-from models.inference import InferenceModel
-from models.parameters import IPVAEParameters
+from ipvae_brian.learning.dictionary import hebbian_step, normalise_columns
+from ipvae_brian.models.errors import SimulationInputError
+from ipvae_brian.models.inference import InferenceModel
+from ipvae_brian.models.parameters import IPVAEParameters
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,9 +175,9 @@ def train_dictionary(model: InferenceModel, x: np.ndarray, budget: TrainingBudge
 def baseline_models(n_pixels: int, n_latents: int, seed: int = 0) -> list:
     """The four baselines with their default settings, all starting from one random
     unit-norm dictionary (seeded): iG-VAE, iG-relu, predictive coding, LCA."""
-    from models.gaussian_vae import GaussianIterativeVAE
-    from models.lca import LCA
-    from models.predictive_coding import PredictiveCoding
+    from ipvae_brian.models.gaussian_vae import GaussianIterativeVAE
+    from ipvae_brian.models.lca import LCA
+    from ipvae_brian.models.predictive_coding import PredictiveCoding
     Phi = random_dictionary(n_pixels, n_latents, 1.0, seed=seed)
     return [GaussianIterativeVAE(Phi), GaussianIterativeVAE(Phi, activation="relu"),
             PredictiveCoding(Phi), LCA(Phi)]
@@ -230,8 +230,8 @@ def ipvae_source(n_pixels: int, n_latents: int, seed: int = 0, engine: str = "au
     2. Else the iP-VAE's own learning (:mod:`learning.alternation`) from the authors'
        random initialisation, with the comparison's budget.
     """
-    from models.inference import IPVAEInference
-    from models.shipped import default_parameters_path
+    from ipvae_brian.models.inference import IPVAEInference
+    from ipvae_brian.models.shipped import default_parameters_path
     path = shipped_path if shipped_path is not None else default_parameters_path(n_pixels)
     note = ""
     if path is not None:
@@ -258,7 +258,7 @@ def train_ipvae(source: IPVAESource, x: np.ndarray, budget: TrainingBudget, seed
     """
     if source.kind == "shipped":
         return source.model, []
-    from learning import alternation
+    from ipvae_brian.learning import alternation
     n = min(budget.n_patches, x.shape[0])
     held_out = max(2, n // 10)
     x_train, x_test = x[:n - held_out], x[n - held_out:n]

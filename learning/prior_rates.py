@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.errors import SimulationInputError
+from ipvae_brian.models.errors import SimulationInputError
 
 
 def mean_posterior_rates(counts: np.ndarray, first_bin: int = 0) -> np.ndarray:

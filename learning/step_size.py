@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.errors import SimulationInputError
-from models.parameters import IPVAEParameters
+from ipvae_brian.models.errors import SimulationInputError
+from ipvae_brian.models.parameters import IPVAEParameters
 
 #: Default stability margin kappa (the map diverges at 2).
 STABILITY_MARGIN = 1.5

@@ -19,10 +19,7 @@ References
 Vafaii, Galor & Yates (2025), "Brain-like variational inference", NeurIPS;
 arXiv:2410.19315.
 """
-from models.errors import FileFormatError, ParameterError, SimulationInputError
-from models.parameters import IPVAEParameters
+from ipvae_brian.models.errors import FileFormatError, ParameterError, SimulationInputError
+from ipvae_brian.models.parameters import IPVAEParameters
 
-__version__ = "0.1.0"
-
-__all__ = ["IPVAEParameters", "SimulationInputError", "ParameterError", "FileFormatError",
-           "__version__"]
+__all__ = ["IPVAEParameters", "SimulationInputError", "ParameterError", "FileFormatError"]

@@ -13,7 +13,7 @@ import contextlib
 import os
 import tempfile
 
-from models.errors import SimulationInputError
+from ipvae_brian.models.errors import SimulationInputError
 
 
 def check_output_path(path) -> str:

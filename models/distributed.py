@@ -47,9 +47,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from models.errors import SimulationInputError
-from models.network import LATERAL_PROPAGATIONS, ChunkResult, IPVAENetwork, chunk_entries
-from models.parameters import IPVAEParameters
+from ipvae_brian.models.errors import SimulationInputError
+from ipvae_brian.models.network import LATERAL_PROPAGATIONS, ChunkResult, IPVAENetwork, chunk_entries
+from ipvae_brian.models.parameters import IPVAEParameters
 
 #: Count entries (stimuli x bins x neurons) per task by default: 2^24 (256 stimuli at
 #: K = 512, T = 128; 32 MiB of counts to send back). Fixed, not derived from N, because
@@ -310,7 +310,7 @@ class SimulationCluster:
         (:class:`~models.recording.RecordingWriter`: it appears only when complete).
         ``attrs`` are its root attributes; ``threads`` and ``chunk_size`` are added.
         """
-        from models.recording import RecordingWriter
+        from ipvae_brian.models.recording import RecordingWriter
         attrs = {**attrs, "threads": spec.threads, "chunk_size": spec.chunk_size}
         with RecordingWriter(path, spec.params, stimuli, spec.steps, attrs=attrs, record=record,
                              spikes=spec.dt < spec.bin_width) as writer:

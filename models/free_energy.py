@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.errors import SimulationInputError
-from models.parameters import IPVAEParameters
+from ipvae_brian.models.errors import SimulationInputError
+from ipvae_brian.models.parameters import IPVAEParameters
 
 
 def poisson_kl(u: np.ndarray, u_prior: np.ndarray) -> np.ndarray:

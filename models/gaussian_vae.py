@@ -83,8 +83,8 @@ import copy
 
 import numpy as np
 
-from models.errors import ParameterError
-from models.inference import InferenceModel, check_dictionary, lipschitz_constant
+from ipvae_brian.models.errors import ParameterError
+from ipvae_brian.models.inference import InferenceModel, check_dictionary, lipschitz_constant
 
 #: The authors' symmetric soft clamps c tanh(v / c) on (mu, xi) and on their changes.
 AUTHORS_CLAMP_U = (7.0, 2.0)

@@ -41,9 +41,9 @@ from typing import Callable
 
 import numpy as np
 
-from models.errors import ParameterError, SimulationInputError
-from models.parameters import IPVAEParameters
-from models.stimulus_array import check_stimulus_array
+from ipvae_brian.models.errors import ParameterError, SimulationInputError
+from ipvae_brian.models.parameters import IPVAEParameters
+from ipvae_brian.models.stimulus_array import check_stimulus_array
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -340,7 +340,7 @@ class IPVAEInference(InferenceModel):
                 "median_u0": round(float(np.median(p.u0)), 6), "c_u": p.c_u, "c_du": p.c_du}
 
     def _infer(self, x, steps, record, seed, progress):
-        from models.network import IPVAENetwork
+        from ipvae_brian.models.network import IPVAENetwork
         network = IPVAENetwork(self.params, steps, engine=self.engine,
                                chunk_size=self.chunk_size)
         self.last_engine = (network.choose_engine(x.shape[0]), network.engine_reason)

@@ -44,8 +44,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.errors import ParameterError
-from models.inference import InferenceModel, check_dictionary, lipschitz_constant
+from ipvae_brian.models.errors import ParameterError
+from ipvae_brian.models.inference import InferenceModel, check_dictionary, lipschitz_constant
 
 
 def soft_threshold(u: np.ndarray, threshold: float) -> np.ndarray:

@@ -95,9 +95,9 @@ from brian2 import (Function, Network, NeuronGroup, SpikeMonitor, StateMonitor, 
                     TimedArray, check_units, implementation, ms, prefs)
 from brian2.devices.device import all_devices, get_device
 
-from models.errors import SimulationInputError
-from models.stimulus_array import check_stimulus_array
-from models.parameters import IPVAEParameters
+from ipvae_brian.models.errors import SimulationInputError
+from ipvae_brian.models.stimulus_array import check_stimulus_array
+from ipvae_brian.models.parameters import IPVAEParameters
 
 #: Nominal width tau of one time bin. The discrete update does not depend on it;
 #: it only sets the time axis of recordings (spike times, rasters, PSTHs in seconds).
@@ -675,7 +675,7 @@ class IPVAENetwork:
             return 1
         if self._threads is not None:
             return self._threads
-        from models.standalone import n_threads
+        from ipvae_brian.models.standalone import n_threads
         return n_threads()
 
     def build_objects(self) -> types.SimpleNamespace:
@@ -842,7 +842,7 @@ class IPVAENetwork:
         drive = self.params.feedforward_drive(x)
         frames = drive.reshape(-1, self.params.n_latents)  # rows of the drive TimedArray
         if self.choose_engine(x.shape[0]) == "standalone":
-            from models.standalone import run_standalone
+            from ipvae_brian.models.standalone import run_standalone
             yield from run_standalone(self, frames, x.shape[0], key, progress, initial_u,
                                       initial_z, int(first_stimulus))
             return

@@ -30,7 +30,7 @@ import os
 import h5py
 import numpy as np
 
-from models.errors import FileFormatError, ParameterError
+from ipvae_brian.models.errors import FileFormatError, ParameterError
 
 PARAMETERS_FORMAT = "ipvae-brian/parameters"
 PARAMETERS_FORMAT_VERSION = 1
@@ -268,8 +268,8 @@ class IPVAEParameters:
 
     def save(self, path, extra_attrs: dict | None = None) -> None:
         """Save to an HDF5 file (``/params`` plus ``format`` attributes), atomically."""
-        from models.atomic_file import atomic_output
-        from models import __version__
+        from ipvae_brian.models.atomic_file import atomic_output
+        from ipvae_brian import __version__
         with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
             f.attrs["format"] = PARAMETERS_FORMAT
             f.attrs["format_version"] = PARAMETERS_FORMAT_VERSION

@@ -46,8 +46,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.errors import ParameterError
-from models.inference import InferenceModel, check_dictionary, lipschitz_constant
+from ipvae_brian.models.errors import ParameterError
+from ipvae_brian.models.inference import InferenceModel, check_dictionary, lipschitz_constant
 
 
 class PredictiveCoding(InferenceModel):

@@ -31,11 +31,11 @@ import sys
 import h5py
 import numpy as np
 
-from models.atomic_file import atomic_output
-from models.errors import FileFormatError
-from models.network import ChunkResult, count_dtype
-from models.parameters import IPVAEParameters, open_hdf5
-from stimuli.stimulus_set import StimulusError, StimulusSet
+from ipvae_brian.models.atomic_file import atomic_output
+from ipvae_brian.models.errors import FileFormatError
+from ipvae_brian.models.network import ChunkResult, count_dtype
+from ipvae_brian.models.parameters import IPVAEParameters, open_hdf5
+from ipvae_brian.stimuli.stimulus_set import StimulusError, StimulusSet
 
 RECORDING_FORMAT = "ipvae-brian/recording"
 RECORDING_FORMAT_VERSION = 1
@@ -146,7 +146,7 @@ class RecordingWriter:
 
     def _write_header(self):
         import brian2
-        from models import __version__
+        from ipvae_brian import __version__
         f, p = self.file, self.params
         N, T, K, M = self.stimuli.n_stimuli, self.steps, p.n_latents, p.n_pixels
         f.attrs["format"] = RECORDING_FORMAT

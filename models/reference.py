@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.parameters import IPVAEParameters
+from ipvae_brian.models.parameters import IPVAEParameters
 
 
 def softplus(x: np.ndarray) -> np.ndarray:

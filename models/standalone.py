@@ -83,7 +83,7 @@ def n_threads() -> int:
 
 def build_directory(net, chunk: int, threads: int) -> str:
     """Cache folder of the build for this network shape (shared across processes)."""
-    from models.network import (LATENT_EQUATIONS, LATERAL_MATRIX_PRODUCT, LATERAL_ON_PRE,
+    from ipvae_brian.models.network import (LATENT_EQUATIONS, LATERAL_MATRIX_PRODUCT, LATERAL_ON_PRE,
                                 LATERAL_PRODUCT_CPP, MEMBRANE_UPDATE, POISSON_COUNTS,
                                 STIMULUS_ONSET_RESEED, STIMULUS_STREAM_EQUATIONS)
     p = net.params

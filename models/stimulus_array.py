@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.errors import SimulationInputError
+from ipvae_brian.models.errors import SimulationInputError
 
 
 def check_stimulus_array(x, n_pixels: int, *, ndim: int = 2, expected: str = "N x M",

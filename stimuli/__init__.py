@@ -13,11 +13,11 @@ function), so ``stimuli.natural16.natural16(...)`` always works.
 
 This package imports no other part of the project (imports point one way, with the data).
 """
-from stimuli import digits8, moving_bar, natural16  # noqa: F401  (modules, see above)
-from stimuli.catalog import available, load
-from stimuli.gratings import circular_aperture, drifting_grating, grating, plaid
-from stimuli.noise import sparse_noise, white_noise
-from stimuli.stimulus_set import StimulusError, StimulusSet
+from ipvae_brian.stimuli import digits8, moving_bar, natural16  # noqa: F401  (modules, see above)
+from ipvae_brian.stimuli.catalog import available, load
+from ipvae_brian.stimuli.gratings import circular_aperture, drifting_grating, grating, plaid
+from ipvae_brian.stimuli.noise import sparse_noise, white_noise
+from ipvae_brian.stimuli.stimulus_set import StimulusError, StimulusSet
 
 __all__ = ["StimulusSet", "StimulusError", "available", "load", "natural16", "digits8",
            "moving_bar", "grating", "drifting_grating", "plaid", "circular_aperture",

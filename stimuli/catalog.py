@@ -21,16 +21,18 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 from typing import Callable
 
 import numpy as np
 
-from stimuli import digits8 as _digits8
-from stimuli import gratings as _gratings
-from stimuli import moving_bar as _moving_bar
-from stimuli import natural16 as _natural16
-from stimuli import noise as _noise
-from stimuli.stimulus_set import StimulusError, StimulusSet
+from ipvae_brian.stimuli import digits8 as _digits8
+from ipvae_brian.stimuli import gratings as _gratings
+from ipvae_brian.stimuli import moving_bar as _moving_bar
+from ipvae_brian.stimuli import natural16 as _natural16
+from ipvae_brian.stimuli.stimulus_file import load_stimulus_file
+from ipvae_brian.stimuli import noise as _noise
+from ipvae_brian.stimuli.stimulus_set import StimulusError, StimulusSet
 
 DATA_SET = "data set"
 GENERATOR = "generator"
@@ -215,13 +217,15 @@ def lookup(name: str) -> CatalogEntry:
 
 
 def load(spec: str, n: int | None = None, seed: int = 0) -> StimulusSet:
-    """Build or load the stimuli a spec names.
+    """Build or load the stimuli a spec names, or read them from a file.
 
     Parameters
     ----------
     spec : str
         ``NAME[:ARG[,ARG...]]`` (see the module notes), e.g. ``"natural16:test"`` or
-        ``"grating:orientation=45,sf=0.1,contrast=0.5"``.
+        ``"grating:orientation=45,sf=0.1,contrast=0.5"``; or the path of a stimulus file
+        (``.npy``, ``.h5``, ``.hdf5``, or any existing file:
+        :func:`~ipvae_brian.stimuli.stimulus_file.load_stimulus_file`).
     n : int, optional
         Keep the first ``n`` stimuli (StimulusError if the set has fewer). A generator with an
         ``n`` parameter (the noises) that the spec leaves unset generates exactly ``n``.
@@ -234,6 +238,9 @@ def load(spec: str, n: int | None = None, seed: int = 0) -> StimulusSet:
     StimulusSet
         With ``params["spec"] = spec``.
     """
+    if os.path.splitext(spec)[1].lower() in (".npy", ".h5", ".hdf5") or os.path.exists(spec):
+        stimuli = load_stimulus_file(spec)
+        return stimuli if n is None else stimuli.head(n)
     name, words, kwargs = parse_spec(spec)
     entry = lookup(name)
     if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer))):

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stimuli.stimulus_set import StimulusError
+from ipvae_brian.stimuli.stimulus_set import StimulusError
 
 #: Highest spatial frequency a pixel grid can carry, cycles/pixel (Nyquist).
 NYQUIST = 0.5

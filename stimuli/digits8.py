@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stimuli.stimulus_set import StimulusError, StimulusSet
+from ipvae_brian.stimuli.stimulus_set import StimulusError, StimulusSet
 
 #: Images 0 .. N_TRAIN - 1 are the train split, the rest the test split.
 N_TRAIN = 1200

@@ -47,9 +47,9 @@ import math
 
 import numpy as np
 
-from stimuli.conditions import (check_diameters, check_int, check_real, check_reals,
+from ipvae_brian.stimuli.conditions import (check_diameters, check_int, check_real, check_reals,
                                 check_spatial_frequency, condition_grid, pixel_coordinates)
-from stimuli.stimulus_set import StimulusError, StimulusSet
+from ipvae_brian.stimuli.stimulus_set import StimulusError, StimulusSet
 
 #: Peak amplitude per unit contrast: a full-field sinusoid of amplitude sqrt(2) has unit
 #: standard deviation, like the z-scored natural16 patches.

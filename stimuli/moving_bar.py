@@ -31,9 +31,9 @@ import math
 
 import numpy as np
 
-from stimuli.conditions import (check_int, check_real, check_reals, condition_grid,
+from ipvae_brian.stimuli.conditions import (check_int, check_real, check_reals, condition_grid,
                                 pixel_coordinates)
-from stimuli.stimulus_set import StimulusError, StimulusSet
+from ipvae_brian.stimuli.stimulus_set import StimulusError, StimulusSet
 
 #: Bar width as a fraction of the patch side, as in the authors' demo.
 DEFAULT_WIDTH = 0.2

@@ -37,7 +37,7 @@ import zipfile
 
 import numpy as np
 
-from stimuli.stimulus_set import StimulusError, StimulusSet
+from ipvae_brian.stimuli.stimulus_set import StimulusError, StimulusSet
 
 #: Bump when the code that implements the definition changes its output.
 DEFINITION_VERSION = 1

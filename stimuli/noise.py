@@ -24,8 +24,8 @@ import math
 
 import numpy as np
 
-from stimuli.conditions import check_int, check_real
-from stimuli.stimulus_set import StimulusError, StimulusSet
+from ipvae_brian.stimuli.conditions import check_int, check_real
+from ipvae_brian.stimuli.stimulus_set import StimulusError, StimulusSet
 
 DISTRIBUTIONS = ("gaussian", "binary")
 

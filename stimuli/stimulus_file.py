@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from stimuli.stimulus_set import StimulusError, StimulusSet
+from ipvae_brian.stimuli.stimulus_set import StimulusError, StimulusSet
 
 #: Dataset names looked up in an HDF5 stimulus file, in order.
 HDF5_DATASETS = ("stimuli/x", "x")

@@ -5,25 +5,21 @@ or ``$IPVAE_CACHE_DIR``), so the ~20 s cold compile happens once per machine, an
 small networks (K <= 64) so that the suite stays within CI's budget.
 """
 import os
-import sys
 
 import matplotlib
 import pytest
 
 matplotlib.use("Agg")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
 
 @pytest.fixture
 def run_cli(capsys):
-    """Run ``run_sim.main(argv)`` in-process; return (exit code, stdout, stderr)."""
-    import run_sim
+    """Run ``ipvae_brian.cli.main(argv)`` in-process; return (exit code, stdout, stderr)."""
+    from ipvae_brian.cli import main
 
     def run(*argv):
-        code = run_sim.main([str(a) for a in argv])
+        code = main([str(a) for a in argv])
         out, err = capsys.readouterr()
         return code, out, err
     return run

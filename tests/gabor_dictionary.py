@@ -6,8 +6,8 @@ experiment recovers what the dictionary encodes (preferred orientation, the STA)
 """
 import numpy as np
 
-from analysis.receptive_fields import gabor_2d
-from models.parameters import IPVAEParameters
+from ipvae_brian.analysis.receptive_fields import gabor_2d
+from ipvae_brian.models.parameters import IPVAEParameters
 
 
 def gabor_parameters(side=16, n_latents=16, seed=0, column_norm=0.5, eta=0.5, bias=0.05,

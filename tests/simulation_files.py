@@ -8,8 +8,8 @@ def write_recording(path, params, stimuli, steps, continuous=True, seed=0, later
     Times in seconds; ``continuous=False`` gives a discrete-mode file.
     """
     from brian2 import second
-    from models.network import IPVAENetwork
-    from models.recording import RecordingWriter
+    from ipvae_brian.models.network import IPVAENetwork
+    from ipvae_brian.models.recording import RecordingWriter
     net = IPVAENetwork(params, steps, movie=stimuli.is_movie, bin_width=bin_width * second,
                        dt=dt * second if continuous else None, lateral_inhibition=lateral)
     attrs = {"seed": seed, "mode": net.mode, "bin_width": bin_width, "dt": float(net.dt),

@@ -3,16 +3,16 @@ the shared training loop and the comparison scores: known answers and clear erro
 import numpy as np
 import pytest
 
-from analysis.linear_readout import readout_accuracy
-from analysis.model_comparison import (ModelRow, coding_scores, format_table,
+from ipvae_brian.analysis.linear_readout import readout_accuracy
+from ipvae_brian.analysis.model_comparison import (ModelRow, coding_scores, format_table,
                                        recorded_steps, table_records)
-from learning.model_training import TrainingBudget, random_dictionary, train_dictionary
-from models.errors import ParameterError, SimulationInputError
-from models.gaussian_vae import GaussianIterativeVAE
-from models.inference import InferenceResult, IPVAEInference, lipschitz_constant
-from models.lca import LCA, soft_threshold
-from models.parameters import IPVAEParameters
-from models.predictive_coding import PredictiveCoding
+from ipvae_brian.learning.model_training import TrainingBudget, random_dictionary, train_dictionary
+from ipvae_brian.models.errors import ParameterError, SimulationInputError
+from ipvae_brian.models.gaussian_vae import GaussianIterativeVAE
+from ipvae_brian.models.inference import InferenceResult, IPVAEInference, lipschitz_constant
+from ipvae_brian.models.lca import LCA, soft_threshold
+from ipvae_brian.models.parameters import IPVAEParameters
+from ipvae_brian.models.predictive_coding import PredictiveCoding
 
 
 def orthonormal(K, seed=0):
@@ -132,7 +132,7 @@ def test_lca_orthonormal_reaches_soft_threshold_of_projection(stimuli):
 # --- the iP-VAE adapter ----------------------------------------------------------------------
 
 def test_ipvae_adapter_counts_equal_the_network_for_the_same_seed():
-    from models.network import IPVAENetwork
+    from ipvae_brian.models.network import IPVAENetwork
     params = IPVAEParameters.random(64, 16, seed=1)
     params = params.replace(u0=np.zeros(16))          # about one count per bin: non-trivial
     x = np.random.default_rng(2).standard_normal((5, 64))
@@ -271,7 +271,7 @@ def test_compare_models_wiring_writes_deterministic_table(run_cli, tmp_path, mon
     untrained predictive-coding model to keep it fast (the adapter has its own test above):
     six rows, three files, the same numbers for the same seed."""
     import csv
-    import learning.model_training as mt
+    import ipvae_brian.learning.model_training as mt
 
     def fake_source(n_pixels, n_latents, seed=0, engine="auto", shipped_path=None):
         model = PredictiveCoding(random_dictionary(n_pixels, n_latents, seed=seed))

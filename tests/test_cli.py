@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from models.parameters import IPVAEParameters
+from ipvae_brian.models.parameters import IPVAEParameters
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from brian2 import ms
 
-from models.errors import SimulationInputError
-from models.network import IPVAENetwork
-from models.parameters import IPVAEParameters
+from ipvae_brian.models.errors import SimulationInputError
+from ipvae_brian.models.network import IPVAENetwork
+from ipvae_brian.models.parameters import IPVAEParameters
 
 K, M, T, TRIALS = 64, 64, 16, 600
 SUBSTEPS = 20  # dt = tau / 20

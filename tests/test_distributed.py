@@ -16,10 +16,10 @@ import h5py
 import numpy as np
 import pytest
 
-from models.distributed import NetworkSpec, SimulationCluster
-from models.network import stimulus_seed, stream_key
-from models.parameters import IPVAEParameters
-from stimuli.stimulus_set import StimulusSet
+from ipvae_brian.models.distributed import NetworkSpec, SimulationCluster
+from ipvae_brian.models.network import stimulus_seed, stream_key
+from ipvae_brian.models.parameters import IPVAEParameters
+from ipvae_brian.stimuli.stimulus_set import StimulusSet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 M, K, T = 64, 16, 8

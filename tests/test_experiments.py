@@ -15,11 +15,11 @@ import h5py
 import numpy as np
 import pytest
 
-from analysis.experiment_runner import ExperimentContext
-from analysis.experiments import EXPERIMENT_NAMES, ExperimentResult, run_experiment
-from analysis.v1_comparison import build_rows, count_inside, markdown_table, write_csv
+from ipvae_brian.analysis.experiment_runner import ExperimentContext
+from ipvae_brian.analysis.experiments import EXPERIMENT_NAMES, ExperimentResult, run_experiment
+from ipvae_brian.analysis.v1_comparison import build_rows, count_inside, markdown_table, write_csv
 from gabor_dictionary import gabor_parameters
-from models.parameters import IPVAEParameters
+from ipvae_brian.models.parameters import IPVAEParameters
 
 STATISTICS = ["spike-count Fano factor", "ISI coefficient of variation",
               "firing-rate distribution", "lifetime sparseness", "population sparseness",
@@ -49,8 +49,8 @@ def context(params, out_dir, **overrides):
 
 
 def test_cli_lists_the_experiments_of_the_analysis_module():
-    import run_sim
-    assert run_sim.V1_EXPERIMENTS == EXPERIMENT_NAMES
+    from ipvae_brian import cli
+    assert cli.V1_EXPERIMENTS == EXPERIMENT_NAMES
 
 
 def test_compare_v1_runs_every_experiment_for_8x8_parameters_and_fills_the_table(

@@ -6,11 +6,11 @@ import h5py
 import numpy as np
 import pytest
 
-from models.errors import FileFormatError, ParameterError
-from models.network import IPVAENetwork
-from models.parameters import IPVAEParameters
-from models.recording import Recording, RecordingWriter
-from stimuli.stimulus_set import StimulusSet
+from ipvae_brian.models.errors import FileFormatError, ParameterError
+from ipvae_brian.models.network import IPVAENetwork
+from ipvae_brian.models.parameters import IPVAEParameters
+from ipvae_brian.models.recording import Recording, RecordingWriter
+from ipvae_brian.stimuli.stimulus_set import StimulusSet
 
 
 def _all_datasets(f):
@@ -112,7 +112,7 @@ def test_output_files_get_the_usual_permissions_not_mkstemp_0600(tmp_path):
     # files are written to a mkstemp temporary (mode 0600) and renamed; other users of a
     # lab's shared folder must still be able to read them: mode = 0666 & ~umask
     import stat
-    from models.atomic_file import atomic_output
+    from ipvae_brian.models.atomic_file import atomic_output
     old = os.umask(0o022)
     try:
         with atomic_output(tmp_path / "out.h5") as tmp:

@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from learning import alternation
-from learning.dictionary import hebbian_gradient, hebbian_step, normalise_columns
-from learning.likelihood_noise import log_sigma_from_variance, residual_variance
-from learning.prior_rates import fit_u0, mean_posterior_rates
-from learning.step_size import largest_drive, stable_step_size
-from models.errors import SimulationInputError
-from models.free_energy import free_energy, poisson_kl, reconstruction_nll
-from models.parameters import IPVAEParameters
-from models.reference import infer
+from ipvae_brian.learning import alternation
+from ipvae_brian.learning.dictionary import hebbian_gradient, hebbian_step, normalise_columns
+from ipvae_brian.learning.likelihood_noise import log_sigma_from_variance, residual_variance
+from ipvae_brian.learning.prior_rates import fit_u0, mean_posterior_rates
+from ipvae_brian.learning.step_size import largest_drive, stable_step_size
+from ipvae_brian.models.errors import SimulationInputError
+from ipvae_brian.models.free_energy import free_energy, poisson_kl, reconstruction_nll
+from ipvae_brian.models.parameters import IPVAEParameters
+from ipvae_brian.models.reference import infer
 
 
 def test_newton_step_of_one_reaches_the_least_squares_column():

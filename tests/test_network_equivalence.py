@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from brian2 import ms
 
-from models.errors import SimulationInputError
+from ipvae_brian.models.errors import SimulationInputError
 
-from models.network import IPVAENetwork
-from models.parameters import IPVAEParameters
-from models.reference import infer, membrane_update
+from ipvae_brian.models.network import IPVAENetwork
+from ipvae_brian.models.parameters import IPVAEParameters
+from ipvae_brian.models.reference import infer, membrane_update
 
 
 ENGINES = ["runtime", "standalone"]

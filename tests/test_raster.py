@@ -11,10 +11,10 @@ from matplotlib.image import AxesImage
 from matplotlib.patches import StepPatch
 from matplotlib.text import Text
 
-from analysis.raster import plot_raster, save_figure
-from models.errors import SimulationInputError
-from models.parameters import IPVAEParameters
-from stimuli import catalog
+from ipvae_brian.analysis.raster import plot_raster, save_figure
+from ipvae_brian.models.errors import SimulationInputError
+from ipvae_brian.models.parameters import IPVAEParameters
+from ipvae_brian.stimuli import catalog
 from simulation_files import write_recording
 
 TAU = 0.025

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis import spike_statistics as ss
-from analysis.spike_trains import read_spike_trains, select_neurons
-from models.errors import SimulationInputError
-from models.parameters import IPVAEParameters
-from models.recording import Recording
-from stimuli import catalog
-from stimuli.stimulus_set import StimulusSet
+from ipvae_brian.analysis import spike_statistics as ss
+from ipvae_brian.analysis.spike_trains import read_spike_trains, select_neurons
+from ipvae_brian.models.errors import SimulationInputError
+from ipvae_brian.models.parameters import IPVAEParameters
+from ipvae_brian.models.recording import Recording
+from ipvae_brian.stimuli import catalog
+from ipvae_brian.stimuli.stimulus_set import StimulusSet
 from simulation_files import write_recording
 
 TAU = 0.025        # bin width, s
@@ -318,7 +318,7 @@ def test_nwb_file_has_no_critical_nwbinspector_issue(bar_files, static_discrete_
                                                      tmp_path):
     pynwb = pytest.importorskip("pynwb")
     nwbinspector = pytest.importorskip("nwbinspector")
-    from analysis.nwb_export import export_nwb
+    from ipvae_brian.analysis.nwb_export import export_nwb
     source = bar_files["continuous"] if which == "movie-continuous" else static_discrete_file
     out = export_nwb(source, tmp_path / "out.nwb")
     messages = [m for m in nwbinspector.inspect_nwbfile(nwbfile_path=out) if m is not None]

@@ -3,9 +3,9 @@ import os
 
 import numpy as np
 
-from models import standalone
-from models.network import IPVAENetwork
-from models.parameters import IPVAEParameters
+from ipvae_brian.models import standalone
+from ipvae_brian.models.network import IPVAENetwork
+from ipvae_brian.models.parameters import IPVAEParameters
 
 
 def test_a_rebuild_of_a_shape_neither_recompiles_nor_relinks_and_gives_the_same_counts():

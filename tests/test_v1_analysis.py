@@ -10,22 +10,22 @@ import numpy as np
 import pytest
 from scipy.special import i0, i1
 
-from analysis.contrast_response import fit_naka_rushton, naka_rushton
-from analysis.cross_orientation import (cross_orientation_suppression_index,
+from ipvae_brian.analysis.contrast_response import fit_naka_rushton, naka_rushton
+from ipvae_brian.analysis.cross_orientation import (cross_orientation_suppression_index,
                                         fraction_suppressed)
-from analysis.moving_bar_response import (direction_selectivity_index, plot_direction_polar,
+from ipvae_brian.analysis.moving_bar_response import (direction_selectivity_index, plot_direction_polar,
                                           preferred_direction)
-from analysis.noise_correlation import noise_correlations, spike_count_correlation
-from analysis.orientation_tuning import (circular_variance, orientation_bandwidth,
+from ipvae_brian.analysis.noise_correlation import noise_correlations, spike_count_correlation
+from ipvae_brian.analysis.orientation_tuning import (circular_variance, orientation_bandwidth,
                                          orientation_selectivity_index, orientation_tuning_curve,
                                          preferred_orientation)
-from analysis.rate_distribution import firing_rates, fit_lognormal
-from analysis.receptive_fields import (column_correlation, dictionary_overlap, fit_gabor,
+from ipvae_brian.analysis.rate_distribution import firing_rates, fit_lognormal
+from ipvae_brian.analysis.receptive_fields import (column_correlation, dictionary_overlap, fit_gabor,
                                        gabor_2d, spike_triggered_average)
-from analysis.response_modulation import bimodality_coefficient, f1_f0
-from analysis.size_tuning import (difference_of_integrals, preferred_diameter,
+from ipvae_brian.analysis.response_modulation import bimodality_coefficient, f1_f0
+from ipvae_brian.analysis.size_tuning import (difference_of_integrals, preferred_diameter,
                                   surround_suppression_index)
-from analysis.sparseness import lifetime_sparseness, population_sparseness, sparseness
+from ipvae_brian.analysis.sparseness import lifetime_sparseness, population_sparseness, sparseness
 
 
 # --- sparseness -----------------------------------------------------------------------------
@@ -64,7 +64,7 @@ def test_sparseness_edge_cases():
 
 def test_homogeneous_poisson_gives_fano_1_and_isi_cv_1():
     import neo
-    from analysis.spike_statistics import fano_factor, isi_cv, isi_lv
+    from ipvae_brian.analysis.spike_statistics import fano_factor, isi_cv, isi_lv
     rng = np.random.default_rng(3)
     rate, duration, n_trials = 20.0, 2.0, 400
     trains = []
