@@ -5,7 +5,7 @@ width tau (``bin_width``). In every bin the K latent neurons of a
 :class:`LatentPopulation` draw integer spike counts from their membrane
 potentials, the :class:`LateralInhibition` synapses carry each count to every
 neuron, and the membrane potentials take one step of natural-gradient descent
-on the free energy (model.md; Vafaii, Galor & Yates 2025)::
+on the free energy (docs/model.md; Vafaii, Galor & Yates 2025)::
 
     z_t     ~ Poisson(exp(u_t))                                   (counts of bin t)
     du_t    = eta * (Phi^T x / sigma^2 - (Phi^T diag(1/sigma^2) Phi) z_t - b)
@@ -91,404 +91,18 @@ from typing import Callable, Iterator
 import numpy as np
 
 import brian2
-from brian2 import (Function, Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses,
-                    TimedArray, check_units, implementation, ms, prefs)
-from brian2.devices.device import all_devices, get_device
+from brian2 import Network, SpikeMonitor, StateMonitor, TimedArray, prefs, second
 
+from ipvae_brian.models.config import RunConfig, standalone_threads
+from ipvae_brian.models.equations import MEMBRANE_UPDATE, POISSON_COUNTS, STIMULUS_ONSET_RESET
 from ipvae_brian.models.errors import SimulationInputError
+from ipvae_brian.models.functions import softplus
+from ipvae_brian.models.parameters import IPVAEParameters, count_dtype
+from ipvae_brian.models.populations import (LatentPopulation, LateralInhibition,
+                                            StimulusStreams)
+from ipvae_brian.models.random_streams import reseed_poisson_streams, stream_key
 from ipvae_brian.models.stimulus_array import check_stimulus_array
-from ipvae_brian.models.parameters import IPVAEParameters
 
-#: Nominal width tau of one time bin. The discrete update does not depend on it;
-#: it only sets the time axis of recordings (spike times, rasters, PSTHs in seconds).
-BIN_WIDTH = 25 * ms
-
-#: The two ways of running the same network (see :class:`IPVAENetwork`).
-ENGINES = ("runtime", "standalone", "auto")
-
-#: ``engine="auto"`` uses cpp_standalone from this many simulation steps (stimuli x steps);
-#: below it the one-time compilation (~10 s) would not pay off.
-STANDALONE_MIN_BINS = 100_000
-
-#: Largest number of count entries (stimuli x bins x neurons) simulated per
-#: ``Network.run`` call (or standalone run); bounds the memory of one chunk (2 bytes
-#: per entry in the count array, plus the spike events) while keeping the per-run
-#: overhead small: at K = 512, T = 128 (1,024 stimuli per chunk) the standalone engine
-#: ran 20% faster than with 256 per chunk, for ~1 GB peak memory.
-CHUNK_ENTRIES = 2 ** 26
-
-#: Continuous mode also keeps every spike of a chunk (time, neuron, stimulus: 16 bytes
-#: each, about 8 count entries' worth, and a bin often holds more than one spike), so one
-#: count entry there counts as this many when chunks are sized: measured with the
-#: shipped parameters (about 2.5 spikes per neuron and bin), N = 10,000 stimuli took 7.8x
-#: the peak memory of N = 1,000 with unweighted entries.
-SPIKE_ENTRY_WEIGHT = 16
-
-def chunk_entries(steps: int, n_latents: int, record_u: bool, continuous: bool) -> int:
-    """Weighted count entries of one stimulus, the unit in which chunks are sized."""
-    return (steps * n_latents * (5 if record_u else 1)
-            * (SPIKE_ENTRY_WEIGHT if continuous else 1))
-
-
-# --- the model, as Brian2 strings ---------------------------------------------------------
-
-LATENT_EQUATIONS = """
-u : 1                                  # membrane potential u_k: log firing rate, log(counts/bin)
-z : integer                            # spike count z_k of the current step (bin)
-lateral : 1                            # lateral input sum_j W_kj z_j of this step (synapses)
-I_ff = feedforward(t - t_chunk, i) : 1  # feed-forward drive (Phi^T x / sigma^2)_k of the stimulus
-u0 : 1 (constant)                      # prior log-rate u0_k, where u starts for every stimulus
-b : 1 (constant)                       # bias b_k = exp(log_bias_k), a drive toward silence
-eta : 1 (shared, constant)             # step size eta = exp(log_lr)
-t_chunk : second (shared)              # start time of the current chunk of stimuli
-"""
-
-#: z_t ~ Poisson(exp(u_t)): exp(u) counts per bin of width tau, i.e. exp(u) dt / tau per step.
-POISSON_COUNTS = "z = poisson(exp(u) * dt / tau)"
-
-#: One step of the membrane potential (model.md). ``lateral`` = sum_j W_kj z_j = -(Phi^T
-#: Sigma^-1 Phi z)_k; with dt = tau, du = eta (Phi^T x / sigma^2 - Phi^T Sigma^-1 Phi z - b).
-#: ``bound_shift`` = log(tau / dt) is 0 in discrete mode (see the module docstring). The
-#: last line but one is the soft upper bound c_u and the hard floor u_floor on the potential.
-MEMBRANE_UPDATE = """
-du = eta * ((I_ff - b) * dt / tau + lateral)        # natural-gradient step on F
-du_bounded = (c_du + bound_shift) - softplus((c_du + bound_shift) - du)    # soft bound on du
-u = c_u - softplus(c_u - clip(u + du_bounded, u_floor, inf))  # soft bound c_u, hard floor
-lateral = 0                                         # consumed, refilled in the next step
-"""
-
-#: Reset of the potential to the prior at the onset of every stimulus.
-STIMULUS_ONSET_RESET = "u = u0"
-
-#: The one neuron of :class:`StimulusStreams`: which stimulus starts next, and the seed's key.
-STIMULUS_STREAM_EQUATIONS = """
-stimulus : integer                       # index (in the whole set) of the next stimulus to start
-stream_key : integer (shared, constant)  # 32-bit key of the seed (see stream_key())
-"""
-
-#: At every stimulus onset: reseed the generators for this stimulus, count it.
-STIMULUS_ONSET_RESEED = "stimulus = reseed_poisson_streams(stream_key, stimulus)"
-
-#: Weight of the lateral synapse from neuron j (pre) to neuron i (post).
-LATERAL_SYNAPSE_MODEL = "w : 1 (constant)   # W_ij = -(Phi^T diag(1/sigma^2) Phi)_ij"
-
-#: Each of the z_j spikes of neuron j in this step moves neuron i's input by W_ij.
-LATERAL_ON_PRE = "lateral_post += w * z_pre"
-
-#: The same input as one product per step (``lateral="matrix"``), computed once per step
-#: by the one neuron of :class:`LateralProduct`: lateral_i = sum_j W_ij z_j for every
-#: latent neuron i, with W the weights of the lateral synapses and z this step's counts,
-#: summed over the columns j of W whose count is non-zero; ``spiking`` = how many were.
-LATERAL_MATRIX_PRODUCT = "spiking = lateral_product()"
-
-#: The two formulations of the lateral term (see :class:`LateralInhibition`); a network
-#: also takes "auto" (:meth:`IPVAENetwork.choose_lateral`).
-LATERAL_PROPAGATIONS = ("synapses", "matrix")
-
-
-@implementation("cpp", """
-double softplus(double x)
-{
-    return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
-}
-""")
-@implementation("cython", """
-cdef double softplus(double x):
-    if x > 0:
-        return x + log1p(exp(-x))
-    return log1p(exp(x))
-""")
-@check_units(x=1, result=1)
-def softplus(x):
-    """log(1 + exp(x)) without overflow (numpy target; C++/Cython versions above)."""
-    return np.logaddexp(0.0, x)
-
-
-# --- random streams: one per stimulus ---------------------------------------------------------
-
-_FMIX32 = (0x85EBCA6B, 0xC2B2AE35)  # MurmurHash3's 32-bit finaliser (a bijection of uint32)
-
-
-def stream_key(seed: int | None) -> int:
-    """The 32-bit key of a seed (any non-negative int, or None for fresh entropy), as the
-    int32 that Brian2 stores: the first word of ``numpy.random.SeedSequence(seed)``."""
-    word = np.random.SeedSequence(seed).generate_state(1, np.uint32)
-    return int(word.view(np.int32)[0])
-
-
-def stimulus_seed(key: int, stimulus: int, thread: int = 0, threads: int = 1) -> int:
-    """Seed of the MT19937 generator of ``thread`` (of ``threads``) for one stimulus.
-
-    ``s = fmix32((key + stimulus * threads + thread) mod 2^32)``, with fmix32 the
-    finaliser of MurmurHash3 (a bijection of 32-bit words that spreads neighbouring
-    inputs over the whole range). For one key, distinct (stimulus, thread) pairs get
-    distinct seeds (up to 2^32 / threads stimuli), so no two stimuli of a run share a
-    stream. The same computation runs in C++ and Cython inside the network
-    (:data:`STIMULUS_ONSET_RESEED`); this is its Python twin.
-
-    Examples
-    --------
-    >>> stimulus_seed(0, 0), stimulus_seed(0, 1)
-    (0, 1364076727)
-    """
-    h = (int(key) + int(stimulus) * int(threads) + int(thread)) & 0xFFFFFFFF
-    h ^= h >> 16
-    h = (h * _FMIX32[0]) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * _FMIX32[1]) & 0xFFFFFFFF
-    h ^= h >> 16
-    return h
-
-
-def _reseed_poisson_streams(key, stimulus):
-    """numpy target: reseed numpy's generator for the stimulus; return the next index."""
-    stimulus = np.asarray(stimulus)
-    for n in np.atleast_1d(stimulus):
-        np.random.seed(stimulus_seed(key, n))
-        all_devices["runtime"].rand_buffer_index[:] = 0
-    return stimulus + 1
-
-
-#: Brian2 function called at every stimulus onset (slot ``start``, before any draw of the
-#: stimulus): reseeds the generators behind ``rand()`` (and so ``poisson()``) with
-#: :func:`stimulus_seed` and returns ``stimulus + 1``. Not stateless: never hoisted.
-reseed_poisson_streams = Function(_reseed_poisson_streams, arg_units=[1, 1], return_unit=1,
-                                  arg_types=["integer", "integer"], return_type="integer",
-                                  stateless=False)
-reseed_poisson_streams.implementations.add_implementation("cpp", code="""
-uint32_t _ipvae_fmix32(uint32_t h)
-{
-    h ^= h >> 16; h *= 0x85EBCA6BU; h ^= h >> 13; h *= 0xC2B2AE35U; h ^= h >> 16;
-    return h;
-}
-int32_t reseed_poisson_streams(int32_t key, int32_t stimulus)
-{
-    // one generator per OpenMP thread (brian::_random_generators, behind _rand and poisson)
-    const uint32_t threads = (uint32_t)brian::_random_generators.size();
-    for (uint32_t thread = 0; thread < threads; thread++)
-        brian::_random_generators[thread].seed(
-            _ipvae_fmix32((uint32_t)key + (uint32_t)stimulus * threads + thread));
-    return stimulus + 1;
-}
-""", name="reseed_poisson_streams")
-reseed_poisson_streams.implementations.add_implementation("cython", code="""
-cdef int reseed_poisson_streams(int key, int stimulus):
-    # numpy's global RandomState feeds Brian2's Cython _rand through a buffer of 20,000
-    # numbers; index 0 makes the next _rand() refill it from the reseeded generator
-    cdef unsigned int h = (<unsigned int>key) + (<unsigned int>stimulus)
-    cdef unsigned int m1 = 2246822507
-    cdef unsigned int m2 = 3266489909
-    h ^= h >> 16
-    h = h * m1
-    h ^= h >> 13
-    h = h * m2
-    h ^= h >> 16
-    _numpy.random.seed(h)
-    _namespace_ipvae_rand_buffer_index[0] = 0
-    return stimulus + 1
-""", name="reseed_poisson_streams",
-    namespace={"_ipvae_rand_buffer_index":
-               all_devices["runtime"].rand_buffer_index})
-
-
-# --- the network's parts --------------------------------------------------------------------
-
-class LatentPopulation(NeuronGroup):
-    """K latent neurons whose state variable is the membrane potential u.
-
-    A neuron "spikes" in a bin when its count z is positive; the event carries
-    z spikes to the :class:`LateralInhibition` synapses.
-
-    Parameters
-    ----------
-    params : IPVAEParameters
-    bin_width : Quantity
-        tau, the width of one time bin.
-    dt : Quantity
-        Simulation time step (equal to ``bin_width`` in discrete mode).
-    """
-
-    def __init__(self, params: IPVAEParameters, bin_width, dt, name="latents"):
-        super().__init__(params.n_latents, LATENT_EQUATIONS, threshold="z > 0", reset="",
-                         dt=dt, name=name)
-        self.u0 = params.u0
-        self.b = params.bias
-        self.eta = params.eta
-        self.u = params.u0
-
-
-class LateralInhibition(Synapses):
-    """All-to-all synapses W = -Phi^T diag(1/sigma^2) Phi, self-connections included.
-
-    W is symmetric; its diagonal -||Phi_k||^2_{Sigma^-1} is each neuron's
-    self-inhibition per spike, and an off-diagonal entry is negative
-    (competition) for overlapping dictionary elements and positive for
-    anti-correlated ones. The synapses are ordered by presynaptic neuron: the K
-    synapses of neuron j (column j of W, W_ij for i = 0..K-1) are contiguous.
-
-    Two ways to deliver the input sum_j W_ij z_j of a step, the same numbers in the
-    same order of summation:
-
-    - ``propagation="synapses"``: event-driven (``on_pre``): each neuron with a
-      count z_j > 0 emits an event, and Brian2 visits its K synapses one by one
-      through their pre- and postsynaptic index arrays, adding w_ij z_j to
-      ``lateral`` of neuron i: (spiking neurons) x K indexed additions per step.
-    - ``propagation="matrix"``: no ``on_pre``; once per step, the one neuron of
-      :class:`LateralProduct` (attribute ``product``) adds z_j times column j of
-      these synapses' own weights ``w`` to ``lateral`` for every neuron j with
-      z_j > 0: the same (spiking neurons) x K multiply-adds, over contiguous memory
-      and without per-synapse indices, so the compiler vectorises them. Measured at
-      K = 512 (benchmarks/profile_network.py): an indexed synaptic addition costs
-      about 5 ns here, a vectorised one well under 1 ns.
-
-    The weights ``w`` (which a standalone run replaces with ``run_args``) live in
-    these synapses in both formulations.
-    """
-
-    def __init__(self, latents: LatentPopulation, params: IPVAEParameters,
-                 propagation: str = "synapses", name="lateral"):
-        if propagation not in LATERAL_PROPAGATIONS:
-            raise SimulationInputError(f"unknown lateral propagation {propagation!r}; "
-                                       f"allowed: {', '.join(LATERAL_PROPAGATIONS)}")
-        super().__init__(latents, latents, model=LATERAL_SYNAPSE_MODEL,
-                         on_pre=LATERAL_ON_PRE if propagation == "synapses" else None,
-                         clock=latents.clock, name=name)
-        self.add_attribute("propagation")
-        self.add_attribute("product")
-        self.propagation = propagation
-        K = params.n_latents
-        pre, post = np.repeat(np.arange(K), K), np.tile(np.arange(K), K)
-        self.connect(i=pre, j=post)
-        self.w = params.lateral_weights[post, pre]
-        self.product = (LateralProduct(self, latents, K, name=name + "_matrix")
-                        if propagation == "matrix" else None)
-
-
-#: C++ (standalone) body of ``lateral_product()``; ``{w}``, ``{z}``, ``{lateral}`` are the
-#: Brian2 names of the synapses' weights and the latents' counts and input, ``{K}`` is K.
-LATERAL_PRODUCT_CPP = """
-int32_t lateral_product()
-{{
-    // lateral_i = sum_j W_ij z_j over the neurons j with z_j > 0; column j of W (the
-    // synapses of presynaptic neuron j) is w[j*K .. j*K + K-1]
-    const double* __restrict w = &brian::{w}[0];
-    const int32_t* __restrict z = brian::{z};
-    double* __restrict lateral = brian::{lateral};
-    int32_t spiking = 0;
-    for (size_t i = 0; i < {K}; i++)
-        lateral[i] = 0.0;
-    for (size_t j = 0; j < {K}; j++)
-    {{
-        if (z[j] == 0)
-            continue;
-        spiking++;
-        const double zj = z[j];
-        const double* __restrict column = w + j * {K};
-        for (size_t i = 0; i < {K}; i++)
-            lateral[i] += column[i] * zj;
-    }}
-    return spiking;
-}}
-"""
-
-#: Cython (runtime) body of ``lateral_product()``: the same loops over the live arrays.
-LATERAL_PRODUCT_CYTHON = """
-cdef int lateral_product():
-    # lateral_i = sum_j W_ij z_j over the neurons j with z_j > 0; column j of W (the
-    # synapses of presynaptic neuron j) is w[j*K .. j*K + K-1]
-    cdef size_t i, j, column
-    cdef int spiking = 0
-    cdef double zj
-    for i in range({K}):
-        _namespace_ipvae_lateral[i] = 0.0
-    for j in range({K}):
-        if _namespace_ipvae_counts[j] == 0:
-            continue
-        spiking += 1
-        zj = _namespace_ipvae_counts[j]
-        column = j * {K}
-        for i in range({K}):
-            _namespace_ipvae_lateral[i] += _namespace_ipvae_weights[column + i] * zj
-    return spiking
-"""
-
-
-class LateralProduct(NeuronGroup):
-    """One auxiliary neuron that applies the lateral synapses as one product per step.
-
-    Its ``run_regularly`` operation ``lateral_product`` (slot ``synapses``, after the
-    counts are drawn and before the membrane update) runs :data:`LATERAL_MATRIX_PRODUCT`
-    once per step: the Brian2 function ``lateral_product()`` writes lateral_i = sum_j
-    W_ij z_j into the latents' ``lateral`` from the synapses' weights ``w`` and the
-    latents' counts ``z``, and returns how many neurons spiked (kept in ``spiking``).
-    The C++ version reads and writes the arrays by their Brian2 names; the Cython
-    version receives the live arrays in its namespace, so later changes to ``w`` are
-    seen.
-
-    Parameters
-    ----------
-    synapses : LateralInhibition
-        Whose weights are W (presynaptic-major: w[j K + i] = W_ij).
-    latents : LatentPopulation
-        Whose counts z are read and whose ``lateral`` is written.
-    K : int
-        Number of latent neurons.
-    """
-
-    def __init__(self, synapses: Synapses, latents: NeuronGroup, K: int, name="lateral_matrix"):
-        super().__init__(1, "spiking : integer   # neurons with z > 0 in the last step",
-                         clock=latents.clock, name=name)
-        lateral = latents.variables["lateral"].get_value()
-        counts = latents.variables["z"].get_value()
-        weights = synapses.variables["w"]
-
-        def _lateral_product():  # numpy target (and Brian2's unit checks)
-            W = np.asarray(weights.get_value()).reshape(K, K).T   # W[i, j] = w[j K + i]
-            lateral[:] = W @ counts.astype(float)
-            return np.count_nonzero(counts)
-
-        function = Function(_lateral_product, arg_units=[], return_unit=1, arg_types=[],
-                            return_type="integer", stateless=False)
-        function.implementations.add_implementation("cpp", code=LATERAL_PRODUCT_CPP.format(
-            w=f"_dynamic_array_{synapses.name}_w", z=f"_array_{latents.name}_z",
-            lateral=f"_array_{latents.name}_lateral", K=K), name="lateral_product")
-        namespace = None
-        if get_device() is all_devices["runtime"]:
-            namespace = {"_ipvae_weights": weights.get_value(), "_ipvae_counts": counts,
-                         "_ipvae_lateral": lateral}
-        function.implementations.add_implementation(
-            "cython", code=LATERAL_PRODUCT_CYTHON.format(K=K), name="lateral_product",
-            namespace=namespace)
-        self.add_attribute("function")
-        self.add_attribute("operation")
-        self.function = function
-        self.operation = self.run_regularly(LATERAL_MATRIX_PRODUCT, when="synapses",
-                                            name="lateral_product")
-
-
-class StimulusStreams(NeuronGroup):
-    """One auxiliary neuron that gives every stimulus its own random stream.
-
-    Its ``run_regularly`` operation (slot ``start``, every T bins, i.e. at each
-    stimulus onset and before that stimulus's first Poisson draw) reseeds the
-    generators of Brian2's ``rand()``/``poisson()`` from (seed key, stimulus index)
-    and counts the stimulus. Set ``stimulus`` to the global index of the first
-    stimulus of a run and ``stream_key`` to :func:`stream_key` of the seed.
-
-    Parameters
-    ----------
-    steps : int
-        T, bins per stimulus.
-    bin_width, dt : Quantity
-        The bin width tau and the simulation time step.
-    """
-
-    def __init__(self, steps: int, bin_width, dt, name="stimulus_streams"):
-        super().__init__(1, STIMULUS_STREAM_EQUATIONS, dt=dt, name=name)
-        self.add_attribute("onset_reseed")
-        self.onset_reseed = self.run_regularly(
-            STIMULUS_ONSET_RESEED, dt=steps * bin_width, when="start",
-            name=name + "_onset_reseed")
 
 
 @dataclasses.dataclass
@@ -518,13 +132,6 @@ class ChunkResult:
     spike_stimuli: np.ndarray | None = None
 
 
-def count_dtype(params: IPVAEParameters) -> np.dtype:
-    """Unsigned integer type for the counts: uint16 while the clamp c_u keeps
-    exp(u) (at most ~exp(c_u) + 6 sqrt(exp(c_u)) counts per bin) well below 65,535."""
-    ceiling = np.exp(params.c_u)
-    return np.dtype(np.uint16 if ceiling + 10 * np.sqrt(ceiling) < 65535 else np.uint32)
-
-
 def configure_brian(cache_dir: str | None = None) -> None:
     """Brian2 preferences for this package: one shared on-disk code cache, quiet logs.
 
@@ -545,61 +152,24 @@ def configure_brian(cache_dir: str | None = None) -> None:
 class IPVAENetwork:
     """The iP-VAE as a Brian2 network, run over many stimuli in chunks.
 
-    Two engines run the same Brian2 objects and equation strings:
-
-    - ``"runtime"``: Brian2's runtime mode with Cython code generation; the
-      objects live in this process (tests inspect and set their variables).
-    - ``"standalone"``: Brian2's ``cpp_standalone`` device with OpenMP
-      (``threads``, default all cores). The network is compiled once per shape into the cache folder
-      (reused by later runs and processes) and rerun for every chunk with
-      ``device.run(run_args=...)``, which sets the chunk's drive (TimedArray),
-      the parameters (u0, b, eta, the lateral weights) and the random streams
-      without recompiling. About 2x faster than the runtime engine at K = 512. The
-      compiled program stays loaded in the process for later runs of the
-      same shape (see :mod:`models.standalone`).
-
-    ``"auto"`` picks the standalone engine for work of at least
-    :data:`STANDALONE_MIN_BINS` stimulus-bins (it pays its one-time compilation
-    back), else the runtime engine; :attr:`engine_reason` says why.
+    This class builds the Brian2 objects of the model (:meth:`build_objects`), their
+    monitors and namespace, and runs them in this process with Brian2's runtime device
+    (:meth:`run`, Cython code generation). The ``cpp_standalone`` engine and the
+    distributed runner (:mod:`ipvae_brian.models.engines`) run the same objects; they
+    import this class, never the reverse. :func:`ipvae_brian.models.engines.run_chunks`
+    runs a network on the engine its configuration names.
 
     Parameters
     ----------
     params : IPVAEParameters
-    steps : int
-        T, the number of bins per stimulus.
-    stream : bool
-        False (default): u <- u0 at the onset of every stimulus. True: no reset;
-        the stimuli (or movie frames) form one continuous input sequence.
-    movie : bool
-        True if the stimuli are movies (N x T x M, frame t drives bin t).
-    bin_width : Quantity
-        tau, the width of one bin (default 25 ms; in discrete mode it only sets
-        the time axis).
-    dt : Quantity, optional
-        Simulation time step. Default (None): ``bin_width``, the discrete mode.
-        A divisor of ``bin_width`` (e.g. 0.5 ms for 25 ms bins) gives the
-        continuous-time mode, with spike times.
-    record_u : bool
-        Also record u_t at the start of every bin (N x T x K floats: memory heavy).
-    chunk_size : int, optional
-        Stimuli per chunk (one ``Network.run`` or standalone run each; default:
-        as many as fit in :data:`CHUNK_ENTRIES` count entries). The counts do not
-        depend on it: every stimulus draws from its own stream (module docstring).
-    pad_chunks : bool
-        If True, every run is compiled for exactly ``chunk_size`` stimuli (a shorter
-        run is padded with zero drive), so that runs of any length reuse one build
-        (the distributed runner's tasks); if False (default), for min(chunk_size, N).
-    engine : {"runtime", "standalone", "auto"}
-    threads : int, optional
-        OpenMP threads of the standalone engine (default: ``$IPVAE_THREADS`` or
-        all cores this process may use). Its counts depend on this number (one
-        generator per thread); the runtime engine is single-threaded.
-    lateral_inhibition : bool
-        False removes the lateral synapses (a control: the network is then K
-        independent neurons driven by I_ff and b only).
-    draw_counts : bool
-        If False the Poisson draw is switched off and the counts keep the value
-        given as ``initial_z`` to :meth:`run` (used by the tests to inject counts).
+    config : RunConfig or int, optional
+        How the network runs (:class:`~ipvae_brian.models.config.RunConfig`); an int is
+        taken as ``steps``, T, the number of bins per stimulus.
+    **options
+        Fields of :class:`RunConfig` that replace those of ``config`` (``steps``,
+        ``stream``, ``movie``, ``bin_width``, ``dt``, ``record``, ``record_u``,
+        ``chunk_size``, ``engine``, ``lateral``, ``threads``, ...). ``record_u=True`` is
+        short for adding "u" to ``record``.
 
     Examples
     --------
@@ -609,74 +179,76 @@ class IPVAENetwork:
     (3, 16, 32)
     """
 
-    def __init__(self, params: IPVAEParameters, steps: int, *, stream: bool = False,
-                 movie: bool = False, bin_width=BIN_WIDTH, dt=None, record_u: bool = False,
-                 chunk_size: int | None = None, engine: str = "runtime",
-                 lateral_inhibition: bool = True, draw_counts: bool = True,
-                 threads: int | None = None, pad_chunks: bool = False,
-                 lateral: str = "auto"):
-        if int(steps) != steps or steps < 1:
-            raise SimulationInputError(f"--steps must be a positive integer, got {steps}")
-        if not float(bin_width) > 0:
-            raise SimulationInputError(f"the bin width must be positive, got {bin_width}")
-        dt = bin_width if dt is None else dt
-        ratio = float(bin_width / dt) if float(dt) > 0 else -1.0
-        if ratio < 1 - 1e-9 or abs(ratio - round(ratio)) > 1e-6 * ratio:
-            raise SimulationInputError(
-                f"dt ({dt}) must be positive and divide the bin width ({bin_width}) a whole "
-                f"number of times")
-        if engine not in ENGINES:
-            raise SimulationInputError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
-        if lateral not in LATERAL_PROPAGATIONS + ("auto",):
-            raise SimulationInputError(f"unknown lateral propagation {lateral!r}; allowed: "
-                                       f"{', '.join(LATERAL_PROPAGATIONS)}, auto")
+    def __init__(self, params: IPVAEParameters, config: RunConfig | int | None = None,
+                 **options):
+        if isinstance(config, RunConfig):
+            base = config
+        else:
+            base = RunConfig() if config is None else RunConfig(steps=config)
+        record_u = options.pop("record_u", None)
+        if record_u is not None:
+            record = tuple(r for r in options.get("record", base.record) if r != "u")
+            options["record"] = record + (("u",) if record_u else ())
+        self.config = base.replace(**options) if options else base
         configure_brian()
         self.params = params
-        self.steps = int(steps)
-        self.stream = stream
-        self.movie = movie
-        self.bin_width = bin_width
-        self.substeps = int(round(ratio))
-        self.dt = bin_width / self.substeps
-        self.continuous = self.substeps > 1
-        self.record_u = record_u
-        self.engine = engine
-        self.engine_reason = f"{engine} engine requested"
-        self.lateral_inhibition = lateral_inhibition
-        self.lateral = lateral
-        self.lateral_reason = f"{lateral} requested"
-        self.draw_counts = draw_counts
         #: standalone engine: seconds spent building (code generation + compilation)
         self.timings = {}
         #: time every code object (see :meth:`profiling_summary`)
         self.profile = False
         #: standalone engine with :attr:`profile`: seconds per code object, summed over runs
         self.profiling_info = {}
-        entries = chunk_entries(self.steps, params.n_latents, record_u, self.continuous)
-        if chunk_size is not None and (int(chunk_size) != chunk_size or chunk_size < 1):
-            raise SimulationInputError(f"the chunk size must be a positive integer, got "
-                                       f"{chunk_size}")
-        self.chunk_size = int(chunk_size or max(1, CHUNK_ENTRIES // entries))
-        self.pad_chunks = bool(pad_chunks)
-        if threads is not None and (int(threads) != threads or threads < 1):
-            raise SimulationInputError(f"threads must be a positive integer, got {threads}")
-        self._threads = None if threads is None else int(threads)
+
+    # the configuration's fields, as the network's own (read-only) attributes
+    steps = property(lambda self: self.config.steps)
+    stream = property(lambda self: self.config.stream)
+    movie = property(lambda self: self.config.movie)
+    record_u = property(lambda self: self.config.record_u)
+    substeps = property(lambda self: self.config.substeps)
+    continuous = property(lambda self: self.config.continuous)
+    mode = property(lambda self: self.config.mode)
+    engine = property(lambda self: self.config.engine)
+    lateral = property(lambda self: self.config.lateral)
+    lateral_inhibition = property(lambda self: self.config.lateral_inhibition)
+    draw_counts = property(lambda self: self.config.draw_counts)
+    pad_chunks = property(lambda self: self.config.pad_chunks)
+    engine_reason = property(lambda self: self.config.engine_reason)
+    lateral_reason = property(lambda self: self.config.lateral_reason)
 
     @property
-    def mode(self) -> str:
-        """"discrete" (dt = bin width) or "continuous" (dt < bin width)."""
-        return "continuous" if self.continuous else "discrete"
+    def bin_width(self):
+        """tau as a Brian2 quantity."""
+        return self.config.bin_width * second
+
+    @property
+    def dt(self):
+        """The simulation time step as a Brian2 quantity."""
+        return self.config.dt * second
+
+    @property
+    def chunk_size(self) -> int:
+        """Stimuli per Brian2 run: the configuration's, else :data:`CHUNK_ENTRIES` entries."""
+        return self.config.default_chunk_size(self.params.n_latents)
 
     @property
     def threads(self) -> int:
         """Threads of one simulation: 1 for the runtime engine; for the standalone engine
-        the ``threads`` argument, else :func:`models.standalone.n_threads`."""
+        the configuration's ``threads``, else ``$IPVAE_THREADS`` or every core."""
         if self.engine == "runtime":
             return 1
-        if self._threads is not None:
-            return self._threads
-        from ipvae_brian.models.standalone import n_threads
-        return n_threads()
+        if self.config.threads is not None:
+            return self.config.threads
+        return standalone_threads()
+
+    def resolve(self, n_stimuli: int) -> RunConfig:
+        """Resolve the configuration for a run of ``n_stimuli`` (engine, lateral, chunks)
+        where it says "auto", keeping what it fixes; returns the resolved configuration."""
+        if self.engine == "auto" or self.lateral == "auto":
+            resolved = self.config.resolve(n_stimuli, self.params.n_latents)
+            self.config = self.config.replace(
+                engine=resolved.engine, lateral=resolved.lateral,
+                engine_reason=resolved.engine_reason, lateral_reason=resolved.lateral_reason)
+        return self.config
 
     def build_objects(self) -> types.SimpleNamespace:
         """The Brian2 objects of the network, created in whatever device is active.
@@ -772,45 +344,38 @@ class IPVAENetwork:
                 f"drives one bin, so they must match")
         return x
 
-    def choose_engine(self, n_stimuli: int) -> str:
-        """Resolve ``engine="auto"`` for a run of ``n_stimuli`` (sets :attr:`engine_reason`)."""
-        if self.engine != "auto":
-            return self.engine
-        bins = n_stimuli * self.steps * self.substeps
-        if bins >= STANDALONE_MIN_BINS:
-            self.engine_reason = (f"auto: cpp_standalone for {bins:,} steps >= "
-                                  f"{STANDALONE_MIN_BINS:,} (compiled once per shape, cached)")
-            return "standalone"
-        self.engine_reason = (f"auto: runtime for {bins:,} steps < {STANDALONE_MIN_BINS:,} "
-                              f"(too little work to pay for a compilation)")
-        return "runtime"
+    def prepare(self, x: np.ndarray, seed: int | None, initial_u: np.ndarray | None = None,
+                first_stimulus: int = 0) -> tuple[np.ndarray, int]:
+        """Check a run's inputs, resolve "auto", and compute the drive; for every engine.
 
-    def choose_lateral(self, n_stimuli: int) -> str:
-        """Resolve ``lateral="auto"`` for a run of ``n_stimuli`` (sets :attr:`lateral` and
-        :attr:`lateral_reason`); see :class:`LateralInhibition` for the two formulations."""
-        if self.lateral != "auto":
-            return self.lateral
-        bins = n_stimuli * self.steps * self.substeps
-        if bins >= STANDALONE_MIN_BINS:
-            self.lateral = "matrix"
-            self.lateral_reason = (
-                f"auto: the lateral synapses' weights applied as one product per step for "
-                f"{bins:,} steps >= {STANDALONE_MIN_BINS:,} (the same multiply-adds as the "
-                f"synaptic events, vectorised over contiguous columns of W instead of visited "
-                f"one synapse at a time through index arrays); --lateral synapses for "
-                f"event-driven synapses")
-        else:
-            self.lateral = "synapses"
-            self.lateral_reason = (f"auto: event-driven synapses for {bins:,} steps < "
-                                   f"{STANDALONE_MIN_BINS:,}")
-        return self.lateral
+        Returns
+        -------
+        frames : ndarray, shape (N * rows, K)
+            The feed-forward drive Phi^T x / sigma^2, one row per stimulus (rows = 1) or
+            per movie frame (rows = T): the rows of the drive ``TimedArray``.
+        key : int
+            :func:`~ipvae_brian.models.random_streams.stream_key` of the seed.
+        """
+        x = self.check_stimuli(x)
+        if initial_u is not None and not self.stream:
+            raise SimulationInputError("initial_u is only used in streaming mode (no reset)")
+        if int(first_stimulus) != first_stimulus or first_stimulus < 0:
+            raise SimulationInputError(f"first_stimulus must be a non-negative integer, got "
+                                       f"{first_stimulus}")
+        self.resolve(x.shape[0])
+        drive = self.params.feedforward_drive(x)
+        return drive.reshape(-1, self.params.n_latents), stream_key(seed)
 
     def run(self, x: np.ndarray, seed: int | None = None,
             progress: Callable[[float], None] | None = None,
             initial_u: np.ndarray | None = None,
             initial_z: np.ndarray | None = None,
             first_stimulus: int = 0) -> Iterator[ChunkResult]:
-        """Simulate the stimuli, yielding one :class:`ChunkResult` per chunk.
+        """Simulate the stimuli in this process, yielding one :class:`ChunkResult` per chunk.
+
+        This is the runtime engine (Brian2's runtime device with Cython);
+        :func:`ipvae_brian.models.engines.run_chunks` runs the network on the engine its
+        configuration names, the standalone one included.
 
         Parameters
         ----------
@@ -831,21 +396,17 @@ class IPVAENetwork:
             it selects the random streams, and ``ChunkResult.first`` and the spikes'
             stimulus indices count from it.
         """
-        x = self.check_stimuli(x)
-        if initial_u is not None and not self.stream:
-            raise SimulationInputError("initial_u is only used in streaming mode (no reset)")
-        if int(first_stimulus) != first_stimulus or first_stimulus < 0:
-            raise SimulationInputError(f"first_stimulus must be a non-negative integer, got "
-                                       f"{first_stimulus}")
-        key = stream_key(seed)
-        self.choose_lateral(x.shape[0])
-        drive = self.params.feedforward_drive(x)
-        frames = drive.reshape(-1, self.params.n_latents)  # rows of the drive TimedArray
-        if self.choose_engine(x.shape[0]) == "standalone":
-            from ipvae_brian.models.standalone import run_standalone
-            yield from run_standalone(self, frames, x.shape[0], key, progress, initial_u,
-                                      initial_z, int(first_stimulus))
-            return
+        if self.engine == "standalone":
+            raise SimulationInputError(
+                "IPVAENetwork.run runs Brian2's runtime device in this process; run a "
+                "standalone configuration with ipvae_brian.models.engines.run_chunks (or "
+                "ipvae_brian.models.simulation.simulate)")
+        if self.engine == "auto":
+            self.config = self.config.replace(
+                engine="runtime", engine_reason="IPVAENetwork.run: Brian2's runtime device")
+        frames, key = self.prepare(x, seed, initial_u, first_stimulus)
+        rows = self.steps if self.movie else 1
+        n_stimuli = len(frames) // rows
         if not hasattr(self, "latents"):
             self._create_objects()
         if self.stream:
@@ -853,10 +414,9 @@ class IPVAENetwork:
         if initial_z is not None:
             self.latents.z = initial_z
         self.streams.stream_key = key
-        rows = self.steps if self.movie else 1
-        chunk = self.chunk_rows(x.shape[0])
-        for first in range(0, x.shape[0], self.chunk_size):
-            n = min(self.chunk_size, x.shape[0] - first)
+        chunk = self.chunk_rows(n_stimuli)
+        for first in range(0, n_stimuli, self.chunk_size):
+            n = min(self.chunk_size, n_stimuli - first)
             # Brian2 compiles the TimedArray's name and number of rows into the Cython
             # code: one fixed name, and padding to a fixed length, keep it one compiled
             # module per shape (an unnamed one per chunk recompiled every new chunk)
@@ -932,9 +492,15 @@ class IPVAENetwork:
     def simulate(self, x: np.ndarray, seed: int | None = None, **kwargs):
         """All counts (and u if recorded) at once: ``(counts (N,T,K), u (N,T,K) or None)``.
 
-        Convenience for small sets; use :meth:`run` to stream large ones to a file.
+        Convenience for small sets in this process (runtime engine); use :meth:`run` to
+        stream large ones to a file.
         """
-        chunks = list(self.run(x, seed=seed, **kwargs))
-        counts = np.concatenate([c.counts for c in chunks])
-        u = np.concatenate([c.u for c in chunks]) if self.record_u else None
-        return counts, u
+        return concatenate_chunks(self.run(x, seed=seed, **kwargs))
+
+
+def concatenate_chunks(chunks) -> tuple[np.ndarray, np.ndarray | None]:
+    """The counts (N, T, K) and u (N, T, K, or None) of a run's chunks, in one piece each."""
+    chunks = list(chunks)
+    counts = np.concatenate([c.counts for c in chunks])
+    u = np.concatenate([c.u for c in chunks]) if chunks[0].u is not None else None
+    return counts, u

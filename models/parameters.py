@@ -1,6 +1,6 @@
 """The iP-VAE's parameters: one validated object, saved to and loaded from HDF5.
 
-Symbols follow ``model.md`` (Vafaii, Galor & Yates 2025):
+Symbols follow ``docs/model.md`` (Vafaii, Galor & Yates 2025):
 
 ============  ========  =========================================================
 name          shape     meaning
@@ -207,7 +207,7 @@ class IPVAEParameters:
 
         Why ``column_norm = 0.15``: the discrete update is stable only while
         eta * (Phi^T Sigma^-1 Phi diag(r)) has spectral radius below 2 at the
-        operating rates r (``learning_notes.md``). With K = 2M random columns of
+        operating rates r (``docs/learning.md``). With K = 2M random columns of
         norm c the largest eigenvalue of Phi^T Phi is about c^2 (1 + sqrt(K/M))^2
         ~ 5.8 c^2, and the drive Phi_k^T x grows with the patch's contrast, which is
         heavy-tailed on natural images (natural16 test: ||x|| / sqrt(M) has median
@@ -312,3 +312,10 @@ def open_hdf5(path: str, expected_formats: tuple = ()) -> h5py.File:
         f.close()
         raise FileFormatError(f"{path}: format {found!r}, expected one of {expected_formats}")
     return f
+
+
+def count_dtype(params: IPVAEParameters) -> np.dtype:
+    """Unsigned integer type for the counts: uint16 while the clamp c_u keeps
+    exp(u) (at most ~exp(c_u) + 6 sqrt(exp(c_u)) counts per bin) well below 65,535."""
+    ceiling = np.exp(params.c_u)
+    return np.dtype(np.uint16 if ceiling + 10 * np.sqrt(ceiling) < 65535 else np.uint32)

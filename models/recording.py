@@ -19,7 +19,7 @@ attributes; the root has ``format = "ipvae-brian/recording"`` and
                            starts at n T tau of the run when u is reset per stimulus)
 
 The file is written under a temporary name in the output folder and renamed
-when complete (:func:`models.atomic_file.atomic_output`).
+when complete (:func:`ipvae_brian.models.atomic_file.atomic_output`).
 """
 from __future__ import annotations
 
@@ -33,15 +33,13 @@ import numpy as np
 
 from ipvae_brian.models.atomic_file import atomic_output
 from ipvae_brian.models.errors import FileFormatError
-from ipvae_brian.models.network import ChunkResult, count_dtype
-from ipvae_brian.models.parameters import IPVAEParameters, open_hdf5
+from ipvae_brian.models.config import OPTIONAL_RECORDS
+from ipvae_brian.models.network import ChunkResult
+from ipvae_brian.models.parameters import IPVAEParameters, count_dtype, open_hdf5
 from ipvae_brian.stimuli.stimulus_set import StimulusError, StimulusSet
 
 RECORDING_FORMAT = "ipvae-brian/recording"
 RECORDING_FORMAT_VERSION = 1
-
-#: Optional datasets a simulation can record besides the counts.
-OPTIONAL_RECORDS = ("u", "recon")
 
 
 def _stimulus_attrs(params: dict) -> dict:
@@ -111,6 +109,8 @@ class RecordingWriter:
     >>> with RecordingWriter(path, params, stimuli, steps=16, attrs={"seed": 0}) as w:  # doctest: +SKIP
     ...     for chunk in network.run(stimuli.x, seed=0):
     ...         w.append(chunk)
+
+    :func:`ipvae_brian.models.simulation.simulate` does this (``out=path``).
     """
 
     def __init__(self, path, params: IPVAEParameters, stimuli: StimulusSet, steps: int,

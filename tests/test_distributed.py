@@ -16,8 +16,11 @@ import h5py
 import numpy as np
 import pytest
 
-from ipvae_brian.models.distributed import NetworkSpec, SimulationCluster
-from ipvae_brian.models.network import stimulus_seed, stream_key
+from ipvae_brian.models.config import RunConfig
+from ipvae_brian.models.engines import simulate_counts
+from ipvae_brian.models.engines.distributed import SimulationCluster, network_for
+from ipvae_brian.models.random_streams import stimulus_seed, stream_key
+from ipvae_brian.models.simulation import Simulation
 from ipvae_brian.models.parameters import IPVAEParameters
 from ipvae_brian.stimuli.stimulus_set import StimulusSet
 
@@ -34,8 +37,10 @@ def cluster():
 
 
 def _spec(engine, chunk_size, params=None, steps=T):
+    """(parameters, resolved configuration) of a run of chunks of ``chunk_size``."""
     params = params or IPVAEParameters.random(M, K, seed=1, column_norm=0.5)
-    return NetworkSpec(params=params, steps=steps, engine=engine, chunk_size=chunk_size)
+    config = RunConfig(steps=steps, engine=engine, chunk_size=chunk_size)
+    return params, config.resolve(chunk_size, params.n_latents)
 
 
 def _stimuli(n):
@@ -44,8 +49,9 @@ def _stimuli(n):
 
 
 def _counts(cluster, spec, x, seed):
-    chunks = list(cluster.simulate(spec, x, seed=seed))
-    assert [c.first for c in chunks] == list(range(0, len(x), spec.chunk_size))
+    params, config = spec
+    chunks = list(cluster.simulate(params, config, x, seed=seed))
+    assert [c.first for c in chunks] == list(range(0, len(x), config.chunk_size))
     return np.concatenate([c.counts for c in chunks])
 
 
@@ -76,9 +82,9 @@ def test_standalone_engine_same_counts_on_two_workers_and_shifted_chunks(cluster
     cluster.history.clear()
     spread = _counts(cluster, spec, x, seed=2)
     assert len({h["pid"] for h in cluster.history}) == 2, "the chunks did not use 2 workers"
-    net = spec.network()
+    net = network_for(*spec)
     assert net.threads == 1
-    shifted, _ = net.simulate(x[3:], seed=2, first_stimulus=3)
+    shifted, _ = simulate_counts(net, x[3:], seed=2, first_stimulus=3)
     assert spread.sum() > 100, "too few spikes to compare"
     np.testing.assert_array_equal(spread[3:], shifted)
 
@@ -91,8 +97,8 @@ def test_first_bin_draws_come_from_the_stimulus_own_stream(engine):
     are reproduced from numpy's MT19937 seeded with that value, for stimuli 5 to 12."""
     params = IPVAEParameters.random(M, K, seed=1, column_norm=0.5).replace(
         u0=np.linspace(-2.0, 1.5, K))
-    net = _spec(engine, 4, params).network()
-    counts, _ = net.simulate(_stimuli(8).x, seed=9, first_stimulus=5)
+    net = network_for(*_spec(engine, 4, params))
+    counts, _ = simulate_counts(net, _stimuli(8).x, seed=9, first_stimulus=5)
     key = stream_key(9)
     expected = np.zeros((8, K), dtype=int)
     for n in range(8):
@@ -200,7 +206,8 @@ def test_killed_worker_still_gives_the_complete_identical_file(cluster, tmp_path
     stimuli = _stimuli(48)
     spec = _spec("runtime", 4)
     with SimulationCluster(workers=1) as here:
-        here.record(spec, stimuli, 5, tmp_path / "undisturbed.h5", attrs={"seed": 5})
+        Simulation(spec[0], stimuli, spec[1], cluster=here).run(
+            5, out=tmp_path / "undisturbed.h5")
     cluster.client.wait_for_workers(2, timeout=120)
     cluster.history.clear()
     killed = []
@@ -209,8 +216,8 @@ def test_killed_worker_still_gives_the_complete_identical_file(cluster, tmp_path
         if not killed:
             killed.append(cluster.history[-1]["pid"])
             os.kill(killed[0], signal.SIGKILL)
-    cluster.record(spec, stimuli, 5, tmp_path / "killed.h5", attrs={"seed": 5},
-                   progress=kill_after_first_chunk)
+    Simulation(spec[0], stimuli, spec[1], cluster=cluster).run(
+        5, out=tmp_path / "killed.h5", progress=kill_after_first_chunk)
     with pytest.raises(ProcessLookupError):
         os.kill(killed[0], 0)
     # the scheduler sent the chunk(s) the dead worker was running to a worker again

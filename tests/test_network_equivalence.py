@@ -1,4 +1,4 @@
-"""The Brian2 network computes model.md's update: exactly for one step, and in distribution,
+"""The Brian2 network computes docs/model.md's update: exactly for one step, and in distribution,
 with both engines (Brian2 runtime and cpp_standalone) and both formulations of the lateral
 term (event-driven synapses, and the matrix product of the same synapses' weights)."""
 import numpy as np
@@ -7,6 +7,7 @@ from brian2 import ms
 
 from ipvae_brian.models.errors import SimulationInputError
 
+from ipvae_brian.models.engines import simulate_counts
 from ipvae_brian.models.network import IPVAENetwork
 from ipvae_brian.models.parameters import IPVAEParameters
 from ipvae_brian.models.reference import infer, membrane_update
@@ -31,7 +32,7 @@ def test_one_step_equals_reference_with_clamps_active(engine, lateral):
     z = rng.poisson(np.exp(np.minimum(u, 2.5)))
     net = IPVAENetwork(params, steps=2, stream=True, draw_counts=False, record_u=True,
                        engine=engine, lateral=lateral)
-    _, recorded = net.simulate(x, initial_u=u, initial_z=z)
+    _, recorded = simulate_counts(net, x, initial_u=u, initial_z=z)
     np.testing.assert_array_equal(recorded[0, 0], u)
     u_brian = recorded[0, 1]
     u_ref = membrane_update(params, u[None], z[None], params.feedforward_drive(x))[0]
@@ -57,7 +58,7 @@ def test_replaying_recorded_counts_reproduces_every_potential(stream, movie, lat
     x = 2.0 * rng.standard_normal((N, T, 36) if movie else (N, 36))
     net = IPVAENetwork(params, steps=T, stream=stream, movie=movie, record_u=True,
                        chunk_size=4, engine=engine, lateral=lateral)  # a full, a padded chunk
-    counts, u = net.simulate(x, seed=4)
+    counts, u = simulate_counts(net, x, seed=4)
     drive = params.feedforward_drive(x)
     expected = np.empty_like(u)
     state = params.u0.copy()
@@ -82,8 +83,8 @@ def test_counts_follow_the_reference_in_distribution(engine, lateral):
     trials, T = 2000, 16
     params = IPVAEParameters.random(64, 32, seed=1, column_norm=0.5)
     x = np.repeat(np.random.default_rng(0).standard_normal((1, 64)), trials, axis=0)
-    counts, u = IPVAENetwork(params, steps=T, record_u=True, engine=engine,
-                             lateral=lateral).simulate(x, seed=1)
+    counts, u = simulate_counts(IPVAENetwork(params, steps=T, record_u=True, engine=engine,
+                                             lateral=lateral), x, seed=1)
     ref, _ = infer(params, x, T, np.random.default_rng(2))
     counts = counts.astype(float)
     se = np.sqrt(counts.var(axis=0, ddof=1) / trials + ref.var(axis=0, ddof=1) / trials)
@@ -108,7 +109,7 @@ def test_lateral_inhibition_matters(engine):
     params = IPVAEParameters.random(64, 32, seed=1, column_norm=0.5)
     x = np.random.default_rng(0).standard_normal((200, 64))
     net = IPVAENetwork(params, steps=16, lateral_inhibition=False, engine=engine)
-    counts, _ = net.simulate(x, seed=1)
+    counts, _ = simulate_counts(net, x, seed=1)
     ref, _ = infer(params, x, 16, np.random.default_rng(2))
     assert counts[:, -1].mean() > 1.5 * ref[:, -1].mean()
 
@@ -118,14 +119,14 @@ def test_same_seed_same_counts_different_seed_different_counts(engine):
     params = IPVAEParameters.random(64, 32, seed=1, column_norm=0.5)
     x = np.random.default_rng(0).standard_normal((10, 64))
     net = IPVAENetwork(params, steps=8, chunk_size=4, engine=engine)
-    a, _ = net.simulate(x, seed=3)
-    b, _ = net.simulate(x, seed=3)
-    c, _ = net.simulate(x, seed=4)
+    a, _ = simulate_counts(net, x, seed=3)
+    b, _ = simulate_counts(net, x, seed=3)
+    c, _ = simulate_counts(net, x, seed=4)
     assert a.sum() > 0
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     # chunks draw from independent streams: identical stimuli in different chunks differ
-    same, _ = net.simulate(np.repeat(x[:1], 8, axis=0), seed=3)
+    same, _ = simulate_counts(net, np.repeat(x[:1], 8, axis=0), seed=3)
     assert not np.array_equal(same[0], same[4])
 
 
@@ -138,8 +139,9 @@ def test_matrix_product_and_synaptic_events_give_the_same_counts(engine):
     params = IPVAEParameters.random(36, 24, seed=5, column_norm=0.6)
     x = 2.0 * np.random.default_rng(1).standard_normal((6, 36))
     for dt in (None, 2.5 * ms):
-        runs = [IPVAENetwork(params, 12, dt=dt, engine=engine, lateral=lateral,
-                             chunk_size=4).simulate(x, seed=4)[0] for lateral in LATERAL]
+        runs = [simulate_counts(IPVAENetwork(params, 12, dt=dt, engine=engine, lateral=lateral,
+                                             chunk_size=4), x, seed=4)[0]
+                for lateral in LATERAL]
         assert runs[0].sum() > 100, "too few spikes for a meaningful comparison"
         np.testing.assert_array_equal(runs[0], runs[1])
 
@@ -148,10 +150,10 @@ def test_auto_lateral_says_which_formulation_and_why():
     """``lateral="auto"``: event-driven synapses for small runs, the product for many steps."""
     params = IPVAEParameters.random(16, 8, seed=0)
     small = IPVAENetwork(params, 10)
-    assert small.choose_lateral(10) == "synapses"
+    assert small.resolve(10).lateral == "synapses"
     assert small.lateral_reason == "auto: event-driven synapses for 100 steps < 100,000"
     large = IPVAENetwork(params, 100)
-    assert large.choose_lateral(1000) == "matrix"
+    assert large.resolve(1000).lateral == "matrix"
     assert large.lateral_reason.startswith("auto: the lateral synapses' weights applied as one "
                                            "product per step for 100,000 steps >= 100,000")
     with pytest.raises(SimulationInputError, match="unknown lateral propagation 'dense'; "

@@ -1,4 +1,4 @@
-"""The ``cpp_standalone`` engine of :class:`models.network.IPVAENetwork`.
+"""The ``cpp_standalone`` engine of :class:`ipvae_brian.models.network.IPVAENetwork`.
 
 Brian2's standalone device turns the network into a C++ program (OpenMP threads
 over neurons). A :class:`StandaloneProgram` builds it once per shape into the
@@ -12,7 +12,7 @@ cache folder and reruns the same binary for every chunk of stimuli with
   (and the same clamps c_u, c_du, u_floor, which are compiled in) reuses the build;
 - the random streams: the key of the seed and the index of the chunk's first
   stimulus (``stimulus_streams.stream_key`` and ``.stimulus``); the program reseeds
-  its generators at every stimulus onset (see :mod:`models.network`);
+  its generators at every stimulus onset (see :mod:`ipvae_brian.models.random_streams`);
 - in streaming mode the starting potential ``latents.u``.
 
 Build once, run many times, in any number of processes:
@@ -24,7 +24,7 @@ Build once, run many times, in any number of processes:
 - The built program stays loaded in the process (one at a time: the standalone
   device is process-wide state), so later runs of the same shape, by this or
   another :class:`IPVAENetwork` of the same shape, skip the build entirely. This is
-  what makes the build "once per worker" in :mod:`models.distributed`.
+  what makes the build "once per worker" in :mod:`ipvae_brian.models.engines.distributed`.
 - Each process runs its own copy of the binary and its static arrays in a private
   temporary folder: Brian2 writes every run's ``run_args`` arrays next to the program
   and deletes them afterwards, which would race between processes sharing a folder.
@@ -59,6 +59,11 @@ from brian2 import TimedArray, prefs, set_device
 from brian2.devices.device import get_device, reset_device
 from brian2.utils.filelock import FileLock
 
+from ipvae_brian.models.equations import (LATENT_EQUATIONS, LATERAL_MATRIX_PRODUCT,
+                                          LATERAL_ON_PRE, MEMBRANE_UPDATE, POISSON_COUNTS,
+                                          STIMULUS_ONSET_RESEED, STIMULUS_STREAM_EQUATIONS)
+from ipvae_brian.models.functions import LATERAL_PRODUCT_CPP
+
 #: Changes whenever the generated program changes in a way the build key below cannot
 #: see (e.g. the random streams), so that old builds in the cache are not reused.
 PROGRAM_VERSION = 4
@@ -71,21 +76,8 @@ _lock = threading.RLock()  # the standalone device (and os.chdir in its runs) is
 _loaded: "StandaloneProgram | None" = None
 
 
-def n_threads() -> int:
-    """OpenMP threads: ``$IPVAE_THREADS`` if set, else the cores this process may use."""
-    if os.environ.get("IPVAE_THREADS"):
-        return max(1, int(os.environ["IPVAE_THREADS"]))
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover (not Linux)
-        return max(1, os.cpu_count() or 1)
-
-
 def build_directory(net, chunk: int, threads: int) -> str:
     """Cache folder of the build for this network shape (shared across processes)."""
-    from ipvae_brian.models.network import (LATENT_EQUATIONS, LATERAL_MATRIX_PRODUCT, LATERAL_ON_PRE,
-                                LATERAL_PRODUCT_CPP, MEMBRANE_UPDATE, POISSON_COUNTS,
-                                STIMULUS_ONSET_RESEED, STIMULUS_STREAM_EQUATIONS)
     p = net.params
     key = repr((PROGRAM_VERSION, brian2.__version__, p.n_latents, net.steps, net.substeps,
                 chunk, net.movie, net.stream, net.record_u, net.draw_counts,
@@ -181,7 +173,7 @@ class StandaloneProgram:
             initial_u: np.ndarray | None = None, initial_z: np.ndarray | None = None):
         """Run one chunk: ``drive`` (chunk x rows, K) holds ``n`` real stimuli, then padding.
 
-        Returns the :class:`~models.network.ChunkResult` and, in streaming mode, the
+        Returns the :class:`~ipvae_brian.models.network.ChunkResult` and, in streaming mode, the
         final potential u (else None).
         """
         if _loaded is not self:
@@ -261,7 +253,7 @@ def run_standalone(net, frames: np.ndarray, n_stimuli: int, key: int, progress,
         The drive, one row per stimulus (rows = 1) or per movie frame (rows = T).
     n_stimuli : int
     key : int
-        :func:`models.network.stream_key` of the seed.
+        :func:`ipvae_brian.models.random_streams.stream_key` of the seed.
     progress : callable or None
     initial_u, initial_z : ndarray or None
         See :meth:`IPVAENetwork.run`.

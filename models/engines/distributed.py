@@ -2,24 +2,25 @@
 
 A :class:`SimulationCluster` runs the chunks of a stimulus set on
 
-- nothing but this process (``workers=1``, no scheduler): :meth:`IPVAENetwork.run`
-  directly, and Dask is not even imported;
+- nothing but this process (``workers=1``, no scheduler): the network's engine directly
+  (:func:`~ipvae_brian.models.engines.run_chunks`), and Dask is not even imported;
 - a ``dask.distributed.LocalCluster`` of ``workers`` processes with one thread each
   (the default: as many as the machine has cores, capped at the number of chunks;
   one chunk runs in-process);
 - an existing Dask cluster (``scheduler="tcp://host:8786"``, e.g. started by
   dask-jobqueue on SLURM or PBS), with whatever workers it has.
 
-Each chunk is one task, :func:`simulate_chunk`: the worker builds the network of
-the run's :class:`NetworkSpec` once (a per-process cache; for the standalone engine
-the compiled program stays loaded, see :mod:`models.standalone`) and simulates its
-stimuli. Results come back to the process that owns the output file and are yielded
-in stimulus order, so :class:`models.recording.RecordingWriter` streams them into the
+Each chunk is one task, :func:`simulate_chunk`: the worker builds the network of the
+run's parameters and resolved :class:`~ipvae_brian.models.config.RunConfig` once (a
+per-process cache; for the standalone engine the compiled program stays loaded, see
+:mod:`ipvae_brian.models.engines.standalone`) and simulates its stimuli. Results come
+back to the process that owns the output file and are yielded in stimulus order, so
+:class:`~ipvae_brian.models.recording.RecordingWriter` streams them into the
 one HDF5 file; workers never write it. At most a few chunks per worker are in flight,
 which bounds the memory of out-of-order results.
 
 Reproducibility: every stimulus draws from its own random stream, seeded from (seed,
-stimulus index) at its onset (:mod:`models.network`), and every simulation uses one
+stimulus index) at its onset (:mod:`ipvae_brian.models.random_streams`), and every simulation uses one
 thread (the standalone engine's draws depend on its thread count), so the counts are
 bit-for-bit identical whatever the number of workers, the chunk size, or which worker
 ran which chunk. A worker that dies (killed, out of memory, node lost) loses its chunks
@@ -47,137 +48,42 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from ipvae_brian.models.config import RunConfig, machine_cores
+from ipvae_brian.models.engines import run_chunks
 from ipvae_brian.models.errors import SimulationInputError
-from ipvae_brian.models.network import LATERAL_PROPAGATIONS, ChunkResult, IPVAENetwork, chunk_entries
+from ipvae_brian.models.network import ChunkResult, IPVAENetwork
 from ipvae_brian.models.parameters import IPVAEParameters
 
-#: Count entries (stimuli x bins x neurons) per task by default: 2^24 (256 stimuli at
-#: K = 512, T = 128; 32 MiB of counts to send back). Fixed, not derived from N, because
-#: the standalone engine compiles one program per chunk size.
-TASK_ENTRIES = 2 ** 24
 
-#: Threads of one simulation: parallelism comes from processes (see module docstring).
-THREADS_PER_SIMULATION = 1
-
-
-def machine_cores() -> int:
-    """Cores this process may use (the default number of local workers)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover (not Linux)
-        return max(1, os.cpu_count() or 1)
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class NetworkSpec:
-    """Everything a worker needs to build the network: picklable, sent with every task.
-
-    Attributes
-    ----------
-    params : IPVAEParameters
-    steps : int
-        T, bins per stimulus.
-    engine : {"runtime", "standalone"}
-        Resolved for the whole run (never "auto": a chunk alone would choose differently).
-    chunk_size : int
-        Stimuli per task.
-    stream, movie, record_u, lateral_inhibition : bool
-    lateral : {"synapses", "matrix"}
-        How the lateral term is delivered (:class:`~models.network.LateralInhibition`),
-        resolved for the whole run like the engine.
-    bin_width, dt : float
-        In seconds.
-    threads : int
-        Threads of one simulation (:data:`THREADS_PER_SIMULATION`).
-    """
-
-    params: IPVAEParameters
-    steps: int
-    engine: str
-    chunk_size: int
-    stream: bool = False
-    movie: bool = False
-    record_u: bool = False
-    lateral_inhibition: bool = True
-    lateral: str = "synapses"
-    bin_width: float = 0.025
-    dt: float = 0.025
-    threads: int = THREADS_PER_SIMULATION
-
-    def __post_init__(self):
-        if self.engine not in ("runtime", "standalone"):
-            raise SimulationInputError(f"a distributed run needs a resolved engine (runtime or "
-                                       f"standalone), got {self.engine!r}")
-        if self.lateral not in LATERAL_PROPAGATIONS:
-            raise SimulationInputError(f"a distributed run needs a resolved lateral "
-                                       f"propagation (synapses or matrix), got {self.lateral!r}")
-        if int(self.chunk_size) != self.chunk_size or self.chunk_size < 1:
-            raise SimulationInputError(f"--chunk-size must be a positive integer, got "
-                                       f"{self.chunk_size}")
-
-    @classmethod
-    def from_network(cls, net: IPVAENetwork, n_stimuli: int,
-                     chunk_size: int | None = None) -> "NetworkSpec":
-        """The spec of ``net`` for a run of ``n_stimuli`` (resolves ``engine="auto"``).
-
-        The default chunk size holds :data:`TASK_ENTRIES` count entries (at most the
-        network's own chunk size, at most ``n_stimuli``).
-        """
-        if chunk_size is None:
-            chunk_size = default_chunk_size(net, n_stimuli)
-        return cls(params=net.params, steps=net.steps, engine=net.choose_engine(n_stimuli),
-                   chunk_size=chunk_size, stream=net.stream, movie=net.movie,
-                   record_u=net.record_u, lateral_inhibition=net.lateral_inhibition,
-                   lateral=net.choose_lateral(n_stimuli),
-                   bin_width=float(net.bin_width), dt=float(net.dt))
-
-    def network(self) -> IPVAENetwork:
-        """A new network for this spec (padded chunks: one build serves all its tasks)."""
-        from brian2 import second
-        return IPVAENetwork(self.params, self.steps, stream=self.stream, movie=self.movie,
-                            bin_width=self.bin_width * second, dt=self.dt * second,
-                            record_u=self.record_u, chunk_size=self.chunk_size,
-                            engine=self.engine, lateral_inhibition=self.lateral_inhibition,
-                            lateral=self.lateral,
-                            threads=self.threads, pad_chunks=True)
-
-    @property
-    def key(self) -> str:
-        """Digest of everything that defines the network (shape, engine, parameter values)."""
-        digest = getattr(self, "_key", None)
-        if digest is None:
-            h = hashlib.sha256(repr((self.steps, self.engine, self.chunk_size, self.stream,
-                                     self.movie, self.record_u, self.lateral_inhibition,
-                                     self.lateral,
-                                     self.bin_width, self.dt, self.threads)).encode())
-            p = self.params
-            for name in ("Phi", "log_sigma", "u0", "log_bias"):
-                h.update(np.ascontiguousarray(getattr(p, name)).tobytes())
-            h.update(repr((p.log_lr, p.c_u, p.c_du, p.u_floor)).encode())
-            digest = h.hexdigest()[:20]
-            object.__setattr__(self, "_key", digest)
-        return digest
+def network_key(params: IPVAEParameters, config: RunConfig) -> str:
+    """Digest of everything that defines a network: its configuration and parameter values."""
+    h = hashlib.sha256(repr(dataclasses.astuple(config)).encode())
+    for name in ("Phi", "log_sigma", "u0", "log_bias"):
+        h.update(np.ascontiguousarray(getattr(params, name)).tobytes())
+    h.update(repr((params.log_lr, params.c_u, params.c_du, params.u_floor)).encode())
+    return h.hexdigest()[:20]
 
 
 # --- the task, run by a worker ---------------------------------------------------------------
 
-#: This process's networks, by :attr:`NetworkSpec.key` (a worker keeps the last few).
+#: This process's networks, by :func:`network_key` (a worker keeps the last few).
 _networks: dict[str, IPVAENetwork] = {}
 _NETWORKS_KEPT = 4
 
 
-def _network_for(spec: NetworkSpec) -> tuple[IPVAENetwork, bool]:
-    """The cached network of this spec in this process, or a new one. (network, cached?)"""
-    net = _networks.get(spec.key)
-    if net is not None:
-        return net, True
-    while len(_networks) >= _NETWORKS_KEPT:
-        _networks.pop(next(iter(_networks)))
-    net = _networks[spec.key] = spec.network()
-    return net, False
+def network_for(params: IPVAEParameters, config: RunConfig) -> IPVAENetwork:
+    """The network of these parameters and this resolved configuration in this process:
+    built once and kept (for the standalone engine the compiled program stays loaded)."""
+    key = network_key(params, config)
+    net = _networks.get(key)
+    if net is None:
+        while len(_networks) >= _NETWORKS_KEPT:
+            _networks.pop(next(iter(_networks)))
+        net = _networks[key] = IPVAENetwork(params, config)
+    return net
 
 
-def simulate_chunk(spec: NetworkSpec, x: np.ndarray, first: int,
+def simulate_chunk(params: IPVAEParameters, config: RunConfig, x: np.ndarray, first: int,
                    seed: int | None) -> tuple[ChunkResult, dict]:
     """The task: simulate stimuli ``first .. first + len(x) - 1`` of the set.
 
@@ -187,9 +93,9 @@ def simulate_chunk(spec: NetworkSpec, x: np.ndarray, first: int,
     compiled code comes from the shared Cython cache).
     """
     start = time.perf_counter()
-    net, _ = _network_for(spec)
+    net = network_for(params, config)
     net.timings = {}
-    (result,) = net.run(x, seed=seed, first_stimulus=first)
+    (result,) = run_chunks(net, x, seed=seed, first_stimulus=first)
     return result, {"first": first, "n": len(x), "pid": os.getpid(),
                     "host": socket.gethostname(), "seconds": time.perf_counter() - start,
                     "build_s": net.timings.get("build_s", 0.0)}
@@ -226,9 +132,9 @@ class SimulationCluster:
 
     Examples
     --------
-    >>> spec = NetworkSpec.from_network(net, len(x))            # doctest: +SKIP
+    >>> config = RunConfig(steps=16).resolve(len(x), params.n_latents)  # doctest: +SKIP
     >>> with SimulationCluster(workers=2) as cluster:            # doctest: +SKIP
-    ...     for chunk in cluster.simulate(spec, x, seed=0):
+    ...     for chunk in cluster.simulate(params, config, x, seed=0):
     ...         writer.append(chunk)
     """
 
@@ -247,6 +153,7 @@ class SimulationCluster:
             workers = max(1, min(machine_cores(), n_chunks or machine_cores()))
         self.workers = workers
         self.client = self._cluster = None
+        self._entered = 0
         self.history: list[dict] = []
 
     @property
@@ -254,7 +161,9 @@ class SimulationCluster:
         return self.scheduler is None and self.workers == 1
 
     def __enter__(self):
-        if self.in_process:
+        """Start the cluster (once: nested ``with`` blocks share it, e.g. a sweep's points)."""
+        self._entered += 1
+        if self.in_process or self.client is not None:
             return self
         import logging
         from distributed import Client, LocalCluster
@@ -268,6 +177,9 @@ class SimulationCluster:
         return self
 
     def __exit__(self, *exc):
+        self._entered -= 1
+        if self._entered > 0:
+            return
         if self.client is not None:
             self.client.close()
         if self._cluster is not None:
@@ -282,45 +194,36 @@ class SimulationCluster:
             return f"the Dask cluster at {self.scheduler}, 1 thread per task"
         return f"local Dask cluster: {self.workers} worker processes x 1 thread"
 
-    def simulate(self, spec: NetworkSpec, x: np.ndarray, seed: int | None,
-                 progress: Callable[[float], None] | None = None) -> Iterator[ChunkResult]:
+    def simulate(self, params: IPVAEParameters, config: RunConfig, x: np.ndarray,
+                 seed: int | None, progress: Callable[[float], None] | None = None
+                 ) -> Iterator[ChunkResult]:
         """Simulate the stimuli ``x`` (N x M or N x T x M); yield chunks in stimulus order.
 
         Parameters
         ----------
-        spec : NetworkSpec
+        params : IPVAEParameters
+        config : RunConfig
+            Resolved (:meth:`RunConfig.resolve`): every task runs it as it is.
         x : ndarray
         seed : int or None
             Seed of the random streams (None: fresh entropy, drawn once here).
         progress : callable, optional
             Called with the number of stimuli done (written in order) so far.
         """
+        if not config.resolved:
+            raise SimulationInputError("a run of chunks needs a resolved configuration "
+                                       "(RunConfig.resolve)")
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
         if self.in_process:
-            yield from self._simulate_here(spec, x, seed, progress)
+            yield from self._simulate_here(params, config, x, seed, progress)
         else:
-            yield from self._simulate_on_cluster(spec, x, seed, progress)
+            yield from self._simulate_on_cluster(params, config, x, seed, progress)
 
-    def record(self, spec: NetworkSpec, stimuli, seed: int | None, path, attrs: dict,
-               record=(), progress: Callable[[float], None] | None = None) -> None:
-        """Simulate a :class:`~stimuli.stimulus_set.StimulusSet` into the recording ``path``.
-
-        This process streams the chunks into the file in stimulus order
-        (:class:`~models.recording.RecordingWriter`: it appears only when complete).
-        ``attrs`` are its root attributes; ``threads`` and ``chunk_size`` are added.
-        """
-        from ipvae_brian.models.recording import RecordingWriter
-        attrs = {**attrs, "threads": spec.threads, "chunk_size": spec.chunk_size}
-        with RecordingWriter(path, spec.params, stimuli, spec.steps, attrs=attrs, record=record,
-                             spikes=spec.dt < spec.bin_width) as writer:
-            for chunk in self.simulate(spec, stimuli.x, seed, progress):
-                writer.append(chunk)
-
-    def _simulate_here(self, spec, x, seed, progress):
+    def _simulate_here(self, params, config, x, seed, progress):
         start = time.perf_counter()
-        net, _ = _network_for(spec)
-        for chunk in net.run(x, seed=seed, progress=progress):
+        net = network_for(params, config)
+        for chunk in run_chunks(net, x, seed=seed, progress=progress):
             n = chunk.counts.shape[0]
             self.history.append({"first": chunk.first, "n": n, "pid": os.getpid(),
                                  "host": socket.gethostname(),
@@ -329,9 +232,10 @@ class SimulationCluster:
             start = time.perf_counter()
             yield chunk
 
-    def _simulate_on_cluster(self, spec, x, seed, progress):
+    def _simulate_on_cluster(self, params, config, x, seed, progress):
         from distributed import as_completed
-        N, size = x.shape[0], spec.chunk_size
+        N, size = x.shape[0], config.chunk_size
+        key = network_key(params, config)[:8]
         firsts = list(range(0, N, size))
         futures = {}                 # future -> index of its chunk
         received = {}                # index -> (ChunkResult, info), waiting for its turn
@@ -343,9 +247,9 @@ class SimulationCluster:
                     window = max(4, 2 * len(self.client.nthreads()) + 2)
                 while submitted < len(firsts) and submitted - written < window:
                     first = firsts[submitted]
-                    future = self.client.submit(simulate_chunk, spec, x[first:first + size],
-                                                first, seed, pure=False,
-                                                key=f"ipvae-chunk-{first}-{spec.key[:8]}-"
+                    future = self.client.submit(simulate_chunk, params, config,
+                                                x[first:first + size], first, seed, pure=False,
+                                                key=f"ipvae-chunk-{first}-{key}-"
                                                     f"{os.urandom(4).hex()}")
                     futures[future] = submitted
                     pending.add(future)
@@ -366,17 +270,10 @@ class SimulationCluster:
                 future.cancel()
 
 
-def default_chunk_size(net: IPVAENetwork, n_stimuli: int) -> int:
-    """Stimuli per task by default (see :meth:`NetworkSpec.from_network`)."""
-    entries = chunk_entries(net.steps, net.params.n_latents, net.record_u, net.continuous)
-    return min(max(1, TASK_ENTRIES // entries), net.chunk_size, n_stimuli)
-
-
 def count_chunks(n_stimuli: int, chunk_size: int) -> int:
     """Number of tasks of a run."""
     return math.ceil(n_stimuli / chunk_size)
 
 
-__all__ = ["NetworkSpec", "SimulationCluster", "simulate_chunk", "TASK_ENTRIES",
-           "THREADS_PER_SIMULATION", "machine_cores", "default_chunk_size",
+__all__ = ["SimulationCluster", "simulate_chunk", "network_for", "network_key",
            "count_chunks"]

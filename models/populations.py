@@ -1,0 +1,172 @@
+"""The network's parts: Brian2 groups and synapses built from the model's equations.
+
+- :class:`LatentPopulation`: the K latent neurons (membrane potential u, counts z);
+- :class:`LateralInhibition`: all-to-all synapses W = -Phi^T diag(1/sigma^2) Phi;
+- :class:`LateralProduct`: the same lateral input as one product per step;
+- :class:`StimulusStreams`: one random stream per stimulus.
+
+How they are scheduled within a step, and run over many stimuli, is
+:class:`~ipvae_brian.models.network.IPVAENetwork`'s business.
+"""
+from __future__ import annotations
+
+import numpy as np
+from brian2 import Function, NeuronGroup, Synapses
+from brian2.devices.device import all_devices, get_device
+
+from ipvae_brian.models.config import LATERAL_PROPAGATIONS
+from ipvae_brian.models.equations import (LATENT_EQUATIONS, LATERAL_MATRIX_PRODUCT,
+                                          LATERAL_ON_PRE, LATERAL_SYNAPSE_MODEL,
+                                          STIMULUS_ONSET_RESEED, STIMULUS_STREAM_EQUATIONS)
+from ipvae_brian.models.errors import SimulationInputError
+from ipvae_brian.models.functions import LATERAL_PRODUCT_CPP, LATERAL_PRODUCT_CYTHON
+from ipvae_brian.models.parameters import IPVAEParameters
+
+
+class LatentPopulation(NeuronGroup):
+    """K latent neurons whose state variable is the membrane potential u.
+
+    A neuron "spikes" in a bin when its count z is positive; the event carries
+    z spikes to the :class:`LateralInhibition` synapses.
+
+    Parameters
+    ----------
+    params : IPVAEParameters
+    bin_width : Quantity
+        tau, the width of one time bin.
+    dt : Quantity
+        Simulation time step (equal to ``bin_width`` in discrete mode).
+    """
+
+    def __init__(self, params: IPVAEParameters, bin_width, dt, name="latents"):
+        super().__init__(params.n_latents, LATENT_EQUATIONS, threshold="z > 0", reset="",
+                         dt=dt, name=name)
+        self.u0 = params.u0
+        self.b = params.bias
+        self.eta = params.eta
+        self.u = params.u0
+
+
+class LateralInhibition(Synapses):
+    """All-to-all synapses W = -Phi^T diag(1/sigma^2) Phi, self-connections included.
+
+    W is symmetric; its diagonal -||Phi_k||^2_{Sigma^-1} is each neuron's
+    self-inhibition per spike, and an off-diagonal entry is negative
+    (competition) for overlapping dictionary elements and positive for
+    anti-correlated ones. The synapses are ordered by presynaptic neuron: the K
+    synapses of neuron j (column j of W, W_ij for i = 0..K-1) are contiguous.
+
+    Two ways to deliver the input sum_j W_ij z_j of a step, the same numbers in the
+    same order of summation:
+
+    - ``propagation="synapses"``: event-driven (``on_pre``): each neuron with a
+      count z_j > 0 emits an event, and Brian2 visits its K synapses one by one
+      through their pre- and postsynaptic index arrays, adding w_ij z_j to
+      ``lateral`` of neuron i: (spiking neurons) x K indexed additions per step.
+    - ``propagation="matrix"``: no ``on_pre``; once per step, the one neuron of
+      :class:`LateralProduct` (attribute ``product``) adds z_j times column j of
+      these synapses' own weights ``w`` to ``lateral`` for every neuron j with
+      z_j > 0: the same (spiking neurons) x K multiply-adds, over contiguous memory
+      and without per-synapse indices, so the compiler vectorises them. Measured at
+      K = 512 (benchmarks/profile_network.py): an indexed synaptic addition costs
+      about 5 ns here, a vectorised one well under 1 ns.
+
+    The weights ``w`` (which a standalone run replaces with ``run_args``) live in
+    these synapses in both formulations.
+    """
+
+    def __init__(self, latents: LatentPopulation, params: IPVAEParameters,
+                 propagation: str = "synapses", name="lateral"):
+        if propagation not in LATERAL_PROPAGATIONS:
+            raise SimulationInputError(f"unknown lateral propagation {propagation!r}; "
+                                       f"allowed: {', '.join(LATERAL_PROPAGATIONS)}")
+        super().__init__(latents, latents, model=LATERAL_SYNAPSE_MODEL,
+                         on_pre=LATERAL_ON_PRE if propagation == "synapses" else None,
+                         clock=latents.clock, name=name)
+        self.add_attribute("propagation")
+        self.add_attribute("product")
+        self.propagation = propagation
+        K = params.n_latents
+        pre, post = np.repeat(np.arange(K), K), np.tile(np.arange(K), K)
+        self.connect(i=pre, j=post)
+        self.w = params.lateral_weights[post, pre]
+        self.product = (LateralProduct(self, latents, K, name=name + "_matrix")
+                        if propagation == "matrix" else None)
+
+
+class LateralProduct(NeuronGroup):
+    """One auxiliary neuron that applies the lateral synapses as one product per step.
+
+    Its ``run_regularly`` operation ``lateral_product`` (slot ``synapses``, after the
+    counts are drawn and before the membrane update) runs :data:`LATERAL_MATRIX_PRODUCT`
+    once per step: the Brian2 function ``lateral_product()`` writes lateral_i = sum_j
+    W_ij z_j into the latents' ``lateral`` from the synapses' weights ``w`` and the
+    latents' counts ``z``, and returns how many neurons spiked (kept in ``spiking``).
+    The C++ version reads and writes the arrays by their Brian2 names; the Cython
+    version receives the live arrays in its namespace, so later changes to ``w`` are
+    seen.
+
+    Parameters
+    ----------
+    synapses : LateralInhibition
+        Whose weights are W (presynaptic-major: w[j K + i] = W_ij).
+    latents : LatentPopulation
+        Whose counts z are read and whose ``lateral`` is written.
+    K : int
+        Number of latent neurons.
+    """
+
+    def __init__(self, synapses: Synapses, latents: NeuronGroup, K: int, name="lateral_matrix"):
+        super().__init__(1, "spiking : integer   # neurons with z > 0 in the last step",
+                         clock=latents.clock, name=name)
+        lateral = latents.variables["lateral"].get_value()
+        counts = latents.variables["z"].get_value()
+        weights = synapses.variables["w"]
+
+        def _lateral_product():  # numpy target (and Brian2's unit checks)
+            W = np.asarray(weights.get_value()).reshape(K, K).T   # W[i, j] = w[j K + i]
+            lateral[:] = W @ counts.astype(float)
+            return np.count_nonzero(counts)
+
+        function = Function(_lateral_product, arg_units=[], return_unit=1, arg_types=[],
+                            return_type="integer", stateless=False)
+        function.implementations.add_implementation("cpp", code=LATERAL_PRODUCT_CPP.format(
+            w=f"_dynamic_array_{synapses.name}_w", z=f"_array_{latents.name}_z",
+            lateral=f"_array_{latents.name}_lateral", K=K), name="lateral_product")
+        namespace = None
+        if get_device() is all_devices["runtime"]:
+            namespace = {"_ipvae_weights": weights.get_value(), "_ipvae_counts": counts,
+                         "_ipvae_lateral": lateral}
+        function.implementations.add_implementation(
+            "cython", code=LATERAL_PRODUCT_CYTHON.format(K=K), name="lateral_product",
+            namespace=namespace)
+        self.add_attribute("function")
+        self.add_attribute("operation")
+        self.function = function
+        self.operation = self.run_regularly(LATERAL_MATRIX_PRODUCT, when="synapses",
+                                            name="lateral_product")
+
+
+class StimulusStreams(NeuronGroup):
+    """One auxiliary neuron that gives every stimulus its own random stream.
+
+    Its ``run_regularly`` operation (slot ``start``, every T bins, i.e. at each
+    stimulus onset and before that stimulus's first Poisson draw) reseeds the
+    generators of Brian2's ``rand()``/``poisson()`` from (seed key, stimulus index)
+    and counts the stimulus. Set ``stimulus`` to the global index of the first
+    stimulus of a run and ``stream_key`` to :func:`stream_key` of the seed.
+
+    Parameters
+    ----------
+    steps : int
+        T, bins per stimulus.
+    bin_width, dt : Quantity
+        The bin width tau and the simulation time step.
+    """
+
+    def __init__(self, steps: int, bin_width, dt, name="stimulus_streams"):
+        super().__init__(1, STIMULUS_STREAM_EQUATIONS, dt=dt, name=name)
+        self.add_attribute("onset_reseed")
+        self.onset_reseed = self.run_regularly(
+            STIMULUS_ONSET_RESEED, dt=steps * bin_width, when="start",
+            name=name + "_onset_reseed")
