@@ -31,6 +31,7 @@ def main():
     ap.add_argument("--steps", type=int, default=128, help="T (default 128)")
     ap.add_argument("--lateral", choices=("synapses", "matrix", "both"), default="both")
     args = ap.parse_args()
+    from ipvae_brian.models.engines import run_chunks
     from ipvae_brian.models.network import IPVAENetwork
     from ipvae_brian.models.recording import RecordingWriter
     from ipvae_brian.models.shipped import default_parameters_path
@@ -46,7 +47,7 @@ def main():
             start = time.perf_counter()
             write = 0.0
             with RecordingWriter(os.path.join(folder, "r.h5"), params, stim, args.steps) as w:
-                for chunk in net.run(stim.x, seed=0):
+                for chunk in run_chunks(net, stim.x, seed=0):
                     t0 = time.perf_counter()
                     w.append(chunk)
                     write += time.perf_counter() - t0

@@ -39,21 +39,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _work(N, K, T, chunk):
-    from ipvae_brian.models.distributed import NetworkSpec
-    from ipvae_brian.models.network import IPVAENetwork
+    from ipvae_brian.models.config import RunConfig
     from ipvae_brian.models.parameters import IPVAEParameters
     from ipvae_brian.stimuli.natural16 import natural16
     stimuli = natural16("test", n=N)
     params = IPVAEParameters.random(stimuli.n_pixels, K, seed=0)
-    net = IPVAENetwork(params, T, engine="standalone")
-    return NetworkSpec.from_network(net, N, chunk_size=chunk), stimuli
+    config = RunConfig(steps=T, engine="standalone", chunk_size=chunk)
+    return (params, config.resolve(N, K)), stimuli
 
 
 def measure(setting: str, N: int, K: int, T: int, chunk: int) -> dict:
     """One measurement (run in a fresh process)."""
     import logging
-    from ipvae_brian.models.distributed import SimulationCluster
-    spec, stimuli = _work(N, K, T, chunk)
+    from ipvae_brian.models.engines.distributed import SimulationCluster
+    from ipvae_brian.models.simulation import Simulation
+    (params, config), stimuli = _work(N, K, T, chunk)
     workers = 1 if setting == "in-process" else int(setting.split("-")[1])
     out = os.path.join(tempfile.mkdtemp(prefix="ipvae-bench-"), "r.h5")
     start = time.perf_counter()
@@ -68,7 +68,7 @@ def measure(setting: str, N: int, K: int, T: int, chunk: int) -> dict:
         cluster = SimulationCluster(scheduler=local.scheduler_address)
     with cluster:
         started = time.perf_counter()
-        cluster.record(spec, stimuli, 0, out, attrs={"seed": 0})
+        Simulation(params, stimuli, config, cluster=cluster).run(0, out=out)
         done = time.perf_counter()
     if local is not None:
         local.close()
@@ -78,7 +78,7 @@ def measure(setting: str, N: int, K: int, T: int, chunk: int) -> dict:
     for h in cluster.history:
         builds[h["pid"]] = max(builds.get(h["pid"], 0.0), h["build_s"])
     return {"setting": setting, "workers": workers, "N": N, "K": K, "T": T,
-            "chunk": spec.chunk_size, "engine": spec.engine, "threads": spec.threads,
+            "chunk": config.chunk_size, "engine": config.engine, "threads": config.threads,
             "startup_s": started - start, "simulate_s": done - started,
             "stimulus_bins_per_s": N * T / (done - started),
             "build_s_per_process": sorted(builds.values()), "processes": len(builds),
@@ -87,10 +87,11 @@ def measure(setting: str, N: int, K: int, T: int, chunk: int) -> dict:
 
 def warm_up(N, K, T, chunk) -> float:
     """Compile the program of this shape once (into the shared cache); seconds taken."""
-    spec, stimuli = _work(min(N, chunk), K, T, chunk)
+    from ipvae_brian.models.engines import run_chunks
+    from ipvae_brian.models.engines.distributed import network_for
+    (params, config), stimuli = _work(min(N, chunk), K, T, chunk)
     start = time.perf_counter()
-    net = spec.network()
-    for _ in net.run(stimuli.x[:1], seed=0):
+    for _ in run_chunks(network_for(params, config), stimuli.x[:1], seed=0):
         pass
     return time.perf_counter() - start
 
@@ -126,7 +127,7 @@ def main(argv=None) -> int:
     N = args.n or (400 if args.quick else 10_000)
     K = args.latents or (64 if args.quick else 512)
     T = args.steps or (32 if args.quick else 128)
-    from ipvae_brian.models.distributed import TASK_ENTRIES
+    from ipvae_brian.models.config import TASK_ENTRIES
     chunk = args.chunk_size or min(max(1, TASK_ENTRIES // (K * T)), N)
     settings = ["in-process"] + [f"dask-{w}" for w in args.workers.split(",")]
     print(f"Scale-out benchmark: N = {N:,} natural16 test patches, K = {K}, T = {T}, "

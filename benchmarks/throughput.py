@@ -102,41 +102,35 @@ def worker_torch(K, N, T, batch=1000):
 
 
 def worker_ours(K, N, T, dt_ms=None, write=True, engine="auto", workers=None):
-    """Our simulator, the path ``run_sim.py simulate`` takes: chunks of stimuli on
-    ``SimulationCluster`` (by default one single-threaded Brian2 simulation per core, on a
-    local Dask cluster), streamed by this process into one HDF5 recording."""
-    from brian2 import ms
-    from ipvae_brian.models.distributed import NetworkSpec, SimulationCluster, count_chunks
-    from ipvae_brian.models.network import IPVAENetwork
-    from ipvae_brian.models.recording import RecordingWriter
+    """Our simulator, the path ``ipvae simulate`` takes (:class:`Simulation`): chunks of
+    stimuli on a ``SimulationCluster`` (by default one single-threaded Brian2 simulation
+    per core, on a local Dask cluster), streamed by this process into one HDF5 recording."""
+    from ipvae_brian.models.config import RunConfig
+    from ipvae_brian.models.simulation import Simulation
     from ipvae_brian.stimuli.stimulus_set import StimulusSet
     params, source = _parameters(K)
-    x = _stimuli(N)
-    net = IPVAENetwork(params, T, engine=engine, dt=None if dt_ms is None else dt_ms * ms)
-    spec = NetworkSpec.from_network(net, N)
-    stim = StimulusSet("natural16:test", x, (16, 16))
-    spikes = zeros = 0
+    stim = StimulusSet("natural16:test", _stimuli(N), (16, 16))
+    config = RunConfig(steps=T, engine=engine, workers=workers,
+                       dt=None if dt_ms is None else dt_ms / 1e3)
     t0 = time.perf_counter()
-    with SimulationCluster(workers, n_chunks=count_chunks(N, spec.chunk_size)) as cluster, \
-            tempfile.TemporaryDirectory() as folder:
+    simulation = Simulation(params, stim, config)
+    cluster, c = simulation.cluster, simulation.config
+    counted = {"spikes": 0, "zeros": 0, "first_chunk": None, "simulating": None}
+
+    def on_chunk(chunk):
+        if counted["first_chunk"] is None:
+            counted["first_chunk"] = time.perf_counter() - _PROCESS_START
+            task = cluster.history[0]       # it began simulating after its build
+            counted["simulating"] = (time.perf_counter() - _PROCESS_START - task["seconds"]
+                                     + task["build_s"])
+        counted["spikes"] += int(chunk.counts.sum(dtype="int64"))
+        counted["zeros"] += int((chunk.counts == 0).sum())
+
+    with cluster, tempfile.TemporaryDirectory() as folder:
         startup = time.perf_counter() - t0
         start = time.perf_counter()
-        first_chunk = None
-        with RecordingWriter(os.path.join(folder, "r.h5"), params, stim, T,
-                             spikes=net.continuous) as writer:
-            for chunk in cluster.simulate(spec, x, seed=0):
-                if first_chunk is None:
-                    first_chunk = time.perf_counter() - _PROCESS_START
-                    # the first chunk's task began simulating after its build
-                    task = cluster.history[0]
-                    simulating = (time.perf_counter() - _PROCESS_START - task["seconds"]
-                                  + task["build_s"])
-                if write:
-                    writer.append(chunk)
-                else:
-                    writer.n_written += chunk.counts.shape[0]
-                spikes += int(chunk.counts.sum(dtype="int64"))
-                zeros += int((chunk.counts == 0).sum())
+        simulation.run(0, out=os.path.join(folder, "r.h5") if write else None, keep=False,
+                       on_chunk=on_chunk)
         elapsed = time.perf_counter() - start
         peak = _peak_mib()
         if cluster.client is not None:           # the workers' own peaks add up
@@ -145,13 +139,12 @@ def worker_ours(K, N, T, dt_ms=None, write=True, engine="auto", workers=None):
         # every worker builds once (in parallel): the slowest build is the one-time cost
         build = max(h["build_s"] for h in cluster.history)
     simulated = elapsed - build
-    steps = N * T * net.substeps
     return {"steps_per_s": N * T / simulated, "seconds": simulated, "build_s": build,
-            "startup_s": startup, "first_chunk_s": first_chunk, "peak_mib": peak,
-            "simulating_after_s": simulating,
-            "engine": spec.engine, "lateral": spec.lateral, "params": source, "spikes": spikes,
-            "zeros": zeros / (N * T * K), "sim_steps": steps, "threads": spec.threads,
-            "workers": n_workers}
+            "startup_s": startup, "first_chunk_s": counted["first_chunk"], "peak_mib": peak,
+            "simulating_after_s": counted["simulating"],
+            "engine": c.engine, "lateral": c.lateral, "params": source,
+            "spikes": counted["spikes"], "zeros": counted["zeros"] / (N * T * K),
+            "sim_steps": N * T * c.substeps, "threads": c.threads, "workers": n_workers}
 
 
 WORKERS = {"numpy": worker_numpy, "torch": worker_torch, "ours": worker_ours}
