@@ -1,5 +1,8 @@
 r"""Scores, table and rate-distortion figure of the model comparison (``compare-models``).
 
+The run itself (training every model alike, then scoring it with this module) is
+:func:`ipvae_brian.workflows.model_comparison.run_model_comparison`.
+
 For every inference model (``models.inference``: the iP-VAE network and the
 baselines), trained on the same data with the same budget:
 
@@ -7,7 +10,7 @@ baselines), trained on the same data with the same budget:
   the fraction of exactly zero codes (%-zeros) at chosen steps t (default 16, 128 and
   1,000), on natural16 patches of the training photographs (held out from training)
   and of the unseen test photographs, reported separately;
-- lifetime and population sparseness (``analysis.sparseness``, the formula of model.md)
+- lifetime and population sparseness (``analysis.sparseness``, the formula of docs/model.md)
   of the codes at the last step on the test photographs. The formula assumes
   non-negative responses; signed codes (iG-VAE, predictive coding, LCA) enter as
   magnitudes |z|, the activity of a neuron whatever its sign;
@@ -49,7 +52,7 @@ CURVE_STEPS = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000)
 #: The two natural16 evaluation sets, in table order.
 IMAGE_SETS = ("train images", "test images")
 
-#: The authors' published natural-patch results (van Hateren, K = 512; model.md), drawn
+#: The authors' published natural-patch results (van Hateren, K = 512; docs/model.md), drawn
 #: for orientation only: other data, other training. t: (R^2, fraction of zeros).
 AUTHORS_REFERENCE = {
     "iP-VAE": {16: (0.72, 0.37), 32: (0.78, 0.46), 64: (0.81, 0.58), 128: (0.83, 0.69),
@@ -116,7 +119,7 @@ def coding_scores(x: np.ndarray, result) -> CodingScores:
 
     Examples
     --------
-    >>> from models.inference import InferenceResult
+    >>> from ipvae_brian.models.inference import InferenceResult
     >>> x = np.array([[1.0, -1.0], [2.0, 0.0]])
     >>> res = InferenceResult(states=np.array([[[1.0, 0.0]], [[0.0, 2.0]]]), steps=np.array([5]),
     ...                       Phi=np.array([[1.0, 1.0], [-1.0, 0.0]]))
@@ -301,7 +304,7 @@ def plot_rate_distortion(rows, path=None, eval_steps=EVAL_STEPS, reference: bool
 
     Markers sit at the recorded steps t >= 1 (t = 0 is the starting code, all zeros for
     the models that start at 0); the table's steps are labelled on each curve.
-    With ``reference`` the authors' published van Hateren points (model.md) are drawn
+    With ``reference`` the authors' published van Hateren points (docs/model.md) are drawn
     as grey open symbols on the test-image panel, for orientation only.
 
     Returns

@@ -6,7 +6,7 @@ For n non-negative responses :math:`r_1, \dots, r_n`,
     S = \frac{1 - \dfrac{\left(\sum_i r_i\right)^2}{n \sum_i r_i^2}}{1 - 1/n}
       = \frac{1 - \dfrac{\langle r \rangle^2}{\langle r^2 \rangle}}{1 - 1/n}
 
-(``model.md``; Vinje & Gallant 2000, after Rolls & Tovee 1995). S = 0 when all n
+(``docs/model.md``; Vinje & Gallant 2000, after Rolls & Tovee 1995). S = 0 when all n
 responses are equal and S = 1 when exactly one is non-zero ("one-hot"); in
 between, for a response that is equal on a fraction a of the n items and 0
 elsewhere, S = (1 - a) / (1 - 1/n). It is scale-free (S(c r) = S(r) for

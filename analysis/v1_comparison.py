@@ -36,6 +36,9 @@ RF shape (nx)               median nx < 0.5 (at least half the cells blob-like)
 ==========================  ===========================================================
 
 References: see ``docs/ephys_reference.md`` (cited per row).
+
+:func:`run_v1_comparison` runs every experiment of ``analysis.experiments`` on one
+context and writes the table (CSV, Markdown) and the figure (``ipvae compare-v1``).
 """
 from __future__ import annotations
 
@@ -43,13 +46,14 @@ import csv
 import dataclasses
 import io
 import math
+import os
 
 import numpy as np
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import NullFormatter
 
 from ipvae_brian.analysis.experiment_figures import FONT_LABEL, FONT_SMALL, FONT_TITLE, new_figure, style
-from ipvae_brian.analysis.experiment_runner import summarise
+from ipvae_brian.analysis.experiments.report import summarise
 from ipvae_brian.analysis.raster import save_figure
 from ipvae_brian.analysis.response_modulation import bimodality_coefficient
 from ipvae_brian.models.atomic_file import atomic_output
@@ -71,7 +75,7 @@ class ComparisonRow:
     values : ndarray
         The model's sample (finite values only).
     v1_value : str
-        The V1 value as ``ephys_reference.md`` states it.
+        The V1 value as ``docs/ephys_reference.md`` states it.
     criterion : str
         The test applied.
     tested : str
@@ -476,3 +480,71 @@ def comparison_figure(rows, path, title: str = "") -> str:
         fig.suptitle(title, fontsize=FONT_TITLE, y=0.995)
     fig.subplots_adjust(top=1 - 0.95 / fig.get_figheight())
     return save_figure(fig, path)
+
+
+# --- the whole comparison ------------------------------------------------------------------
+
+def comparison_title(ctx) -> str:
+    """The title of the table and the figure: parameters, K, seed and protocol sizes."""
+    return (f"Model vs V1 ({ctx.params_source}; K = {ctx.n_latents}; seed {ctx.seed}; "
+            f"{'quick' if ctx.quick else 'default'} protocols)")
+
+
+def describe_comparison_run(ctx, plan: dict) -> str:
+    """What ``ipvae compare-v1`` is about to do, for printing before it runs.
+
+    Parameters
+    ----------
+    ctx : ExperimentContext
+    plan : dict of str -> float
+        The experiments and their estimated work (``analysis.experiments.planned_work``).
+    """
+    return (f"Comparing the model with V1: {len(plan)} experiments "
+            f"({', '.join(plan)}), K = {ctx.n_latents} neurons, {ctx.side}x{ctx.side} "
+            f"stimuli, {'quick' if ctx.quick else 'default'} protocols, engine {ctx.engine}, "
+            f"seed {ctx.seed}\n  parameters: {ctx.params_source}\n"
+            f"  about {sum(plan.values()):,.0f} simulated bins; recordings, figures and the "
+            f"table go to {ctx.out_dir}")
+
+
+def run_v1_comparison(ctx, progress=None, plan: dict | None = None):
+    """Run every V1 experiment on one context and write the comparison table and figure.
+
+    Parameters
+    ----------
+    ctx : ExperimentContext
+        Its ``out_dir`` receives the recordings, the figures, ``v1_comparison.csv``,
+        ``v1_comparison.md`` and ``v1_comparison.png``.
+    progress : ProgressReporter, optional
+        Told when each experiment starts and finishes, and of every simulated bin.
+    plan : dict of str -> float, optional
+        The experiments and their estimated work; default: all of
+        ``analysis.experiments.EXPERIMENT_NAMES`` (checked before anything runs).
+
+    Returns
+    -------
+    rows : list of ComparisonRow
+        The 14 statistics.
+    paths : list of str
+        The CSV, Markdown and figure files written.
+    results : dict of str -> ExperimentResult
+        Every experiment's result, in run order.
+    """
+    from ipvae_brian.analysis.experiments import EXPERIMENT_NAMES, planned_work, run_experiments
+    if plan is None:
+        plan = planned_work(EXPERIMENT_NAMES, ctx)
+    results = run_experiments(plan, ctx, progress)
+    rows = build_rows(results)
+    title = comparison_title(ctx)
+    paths = [write_csv(rows, os.path.join(ctx.out_dir, "v1_comparison.csv")),
+             write_markdown(rows, os.path.join(ctx.out_dir, "v1_comparison.md"),
+                            "## " + title),
+             comparison_figure(rows, os.path.join(ctx.out_dir, "v1_comparison.png"), title)]
+    return rows, paths, results
+
+
+def comparison_verdict(rows, paths, wall_s: float) -> str:
+    """The last line of ``compare-v1``: how many statistics are inside, the files written."""
+    inside, outside, missing = count_inside(rows)
+    return (f"Inside the V1 range: {inside} of {len(rows)} statistics; outside: {outside}; "
+            f"no data: {missing}. Wall time {wall_s:.0f} s. Wrote {', '.join(paths)}.")

@@ -18,7 +18,7 @@ of each pixel and the count of each neuron,
 :func:`hebbian_step` takes one small step along it, as sparse-coding dictionary
 learning does (Olshausen & Field 1996, 1997): the codes were inferred with the
 current Phi, so a small step keeps the network in the regime the codes were
-recorded in, where a full least-squares jump does not (``learning_notes.md``:
+recorded in, where a full least-squares jump does not (``docs/learning.md``:
 the jump shrinks Phi, the rates explode, the next jump shrinks it further).
 The columns are then rescaled to a fixed norm: with integer counts the scale of
 Phi sets the rates (a longer column explains more per spike and fires less), so
@@ -26,7 +26,7 @@ the scale is a choice of the learning rule, not something the gradient should
 drift (see :mod:`learning.alternation`).
 
 The same function fits the dictionaries of the baseline models
-(``models.gaussian_vae``, ``models.predictive_coding``, ``models.lca``), whose codes
+(``models.baselines``: iG-VAE, iG-relu, predictive coding, LCA), whose codes
 are real-valued.
 
 References
@@ -35,7 +35,7 @@ Olshausen, B. A. & Field, D. J. (1996). Emergence of simple-cell receptive field
 properties by learning a sparse code for natural images. Nature 381:607-609.
 Olshausen, B. A. & Field, D. J. (1997). Sparse coding with an overcomplete basis
 set: a strategy employed by V1? Vision Research 37:3311-3325.
-Vafaii, Galor & Yates (2025), arXiv:2410.19315 (the free energy, model.md).
+Vafaii, Galor & Yates (2025), arXiv:2410.19315 (the free energy, docs/model.md).
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ limiting log sigma to the clamp's open range.
 
 References
 ----------
-Vafaii, Galor & Yates (2025), arXiv:2410.19315 (model.md: the likelihood and its
+Vafaii, Galor & Yates (2025), arXiv:2410.19315 (docs/model.md: the likelihood and its
 soft clamp); Bishop (2006), Pattern Recognition and Machine Learning, sec. 2.3.4
 (maximum-likelihood variance of a Gaussian).
 """

@@ -170,14 +170,12 @@ def train_dictionary(model: InferenceModel, x: np.ndarray, budget: TrainingBudge
     return model, history
 
 
-# --- the models of the comparison (run_sim.py compare-models) --------------------------------
+# --- the models of the comparison (compare-models: ipvae_brian.workflows.model_comparison) ---
 
 def baseline_models(n_pixels: int, n_latents: int, seed: int = 0) -> list:
     """The four baselines with their default settings, all starting from one random
     unit-norm dictionary (seeded): iG-VAE, iG-relu, predictive coding, LCA."""
-    from ipvae_brian.models.gaussian_vae import GaussianIterativeVAE
-    from ipvae_brian.models.lca import LCA
-    from ipvae_brian.models.predictive_coding import PredictiveCoding
+    from ipvae_brian.models.baselines import LCA, GaussianIterativeVAE, PredictiveCoding
     Phi = random_dictionary(n_pixels, n_latents, 1.0, seed=seed)
     return [GaussianIterativeVAE(Phi), GaussianIterativeVAE(Phi, activation="relu"),
             PredictiveCoding(Phi), LCA(Phi)]

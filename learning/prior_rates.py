@@ -9,7 +9,7 @@ sum_n (exp(u0_k) - lambda_nk), so the optimum over a set of stimuli is
 
     e^{u_{0,k}} = \frac{1}{N} \sum_n \lambda_{nk} ,
 
-the mean posterior rate of neuron k (model.md, design.md). We estimate the
+the mean posterior rate of neuron k (docs/model.md, docs/design.md). We estimate the
 posterior rate of a stimulus by the mean count over the recorded bins from
 ``first_bin`` on (the counts are unbiased samples of exp(u_t)); taking the
 later bins of each sequence uses the converged posterior rather than the
@@ -18,7 +18,7 @@ floor ``u_floor``.
 
 References
 ----------
-Vafaii, Galor & Yates (2025), arXiv:2410.19315 (model.md: the prior and the KL term).
+Vafaii, Galor & Yates (2025), arXiv:2410.19315 (docs/model.md: the prior and the KL term).
 """
 from __future__ import annotations
 

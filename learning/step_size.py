@@ -3,7 +3,7 @@ r"""The rule for the step size eta: the largest that keeps the discrete map stab
 Linearised around its fixed point exp(u*) = r*, one bin of the membrane update
 changes a neuron's deviation from the fixed point by a factor 1 - eta g r*,
 with g = ||Phi_k||^2 / sigma^2 its self-inhibition per spike; the map is stable
-only while eta g r* < 2 (``learning_notes.md``). For a neuron that explains the
+only while eta g r* < 2 (``docs/learning.md``). For a neuron that explains the
 stimulus alone, g r* equals its feed-forward drive (Phi^T Sigma^-1 x)_k, so the
 condition reads
 
@@ -35,7 +35,7 @@ runaway occurred in 1,500 minibatches.
 
 References
 ----------
-Vafaii, Galor & Yates (2025), arXiv:2410.19315 (model.md: the update and eta).
+Vafaii, Galor & Yates (2025), arXiv:2410.19315 (docs/model.md: the update and eta).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-r"""The iP-VAE's free energy per time bin: the yardstick of learning (model.md).
+r"""The iP-VAE's free energy per time bin: the yardstick of learning (docs/model.md).
 
 For a stimulus x, the counts z_t of bin t and the membrane potentials u_t
 (posterior log-rates before bin t) and u_{t+1} (after it),

@@ -18,16 +18,17 @@ dictionary-learning loop (``learning.model_training``, built on
 ``learning.dictionary.hebbian_step``) fits every model. Optional per-model fits
 besides Phi (a learned prior, say) go through :meth:`InferenceModel.fit_extras`.
 
-Models (states are what each model decodes):
+Models (states are what each model decodes); the baselines are numpy only and live in
+:mod:`models.baselines`, one class per method:
 
-==========================  =========================================  ==========================
-class (module)              model                                      state z_t
-==========================  =========================================  ==========================
-``IPVAEInference`` (here)   iP-VAE, the Brian2 network                 spike counts of bin t
-``GaussianIterativeVAE``    iG-VAE / iG-relu (``models.gaussian_vae``)  f(mu_t), f = identity/ReLU
-``PredictiveCoding``        Rao & Ballard 1999                         causes r_t
-``LCA``                     Rozell et al. 2008 (``models.lca``)        thresholded a_t
-==========================  =========================================  ==========================
+========================  ====================================================  ====================
+class                     model (module)                                        state z_t
+========================  ====================================================  ====================
+``IPVAEInference``        iP-VAE, the Brian2 network (this module)              counts of bin t
+``GaussianIterativeVAE``  iG-VAE / iG-relu (``baselines.gaussian_vae``)         f(mu_t), f = id/ReLU
+``PredictiveCoding``      Rao & Ballard 1999 (``baselines.predictive_coding``)  causes r_t
+``LCA``                   Rozell et al. 2008 (``baselines.lca``)                thresholded a_t
+========================  ====================================================  ====================
 
 References
 ----------
@@ -270,23 +271,23 @@ class InferenceModel(abc.ABC):
 class IPVAEInference(InferenceModel):
     """The iP-VAE behind the common interface: runs the Brian2 network, never a numpy copy.
 
-    States are the spike counts z_t ~ Poisson(exp(u_t)) of every bin (model.md), as
+    States are the spike counts z_t ~ Poisson(exp(u_t)) of every bin (docs/model.md), as
     float64; step t = 0 holds the counts drawn from the prior log-rates u0. Each call of
-    :meth:`infer` runs :class:`models.network.IPVAENetwork` (u reset to u0 for every
-    stimulus) and keeps the counts of the recorded bins, chunk by chunk, so long runs
+    :meth:`infer` runs :class:`models.network.IPVAENetwork` on its engine
+    (:func:`models.engines.run_chunks`; u reset to u0 for every stimulus) and keeps the counts of the recorded bins, chunk by chunk, so long runs
     (T = 1,001) need memory for the recorded bins only.
 
     Parameters
     ----------
     params : IPVAEParameters
     engine : {"auto", "runtime", "standalone"}
-        Brian2 engine (see :class:`models.network.IPVAENetwork`); "auto" picks the
+        Brian2 engine (see :class:`models.config.RunConfig`); "auto" picks the
         compiled standalone program for >= 100,000 stimulus-bins.
     chunk_size : int, optional
         Stimuli per network run (default: the network's own).
     column_norm : float or None
         Column norm kept by the Hebbian dictionary step (default 0.5: the stable
-        offline loop measured in ``learning_notes.md``).
+        offline loop measured in ``docs/learning.md``).
     learning_rate : float
         Hebbian step size (default 0.01, same source).
 
@@ -340,12 +341,14 @@ class IPVAEInference(InferenceModel):
                 "median_u0": round(float(np.median(p.u0)), 6), "c_u": p.c_u, "c_du": p.c_du}
 
     def _infer(self, x, steps, record, seed, progress):
+        from ipvae_brian.models.engines import run_chunks
         from ipvae_brian.models.network import IPVAENetwork
         network = IPVAENetwork(self.params, steps, engine=self.engine,
                                chunk_size=self.chunk_size)
-        self.last_engine = (network.choose_engine(x.shape[0]), network.engine_reason)
+        config = network.resolve(x.shape[0])
+        self.last_engine = (config.engine, config.engine_reason)
         states = np.empty((x.shape[0], record.size, self.n_latents))
-        for chunk in network.run(x, seed=seed, progress=progress):
+        for chunk in run_chunks(network, x, seed=seed, progress=progress):
             n = chunk.counts.shape[0]
             states[chunk.first:chunk.first + n] = chunk.counts[:, record]
         return states

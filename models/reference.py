@@ -1,10 +1,10 @@
 """Plain numpy version of the iP-VAE's discrete update, used to test the Brian2 network.
 
 This is not a second engine: the simulator is :mod:`models.network`. The
-functions here restate model.md's equations in array form so the tests can
+functions here restate docs/model.md's equations in array form so the tests can
 check the network step by step and in distribution.
 
-One bin t (model.md), for a batch of N stimuli at once::
+One bin t (docs/model.md), for a batch of N stimuli at once::
 
     z_t     ~ Poisson(exp(u_t))
     du_t    = eta * (Phi^T x / sigma^2 - (Phi^T diag(1/sigma^2) Phi) z_t - b)

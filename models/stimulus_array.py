@@ -41,7 +41,7 @@ def check_stimulus_array(x, n_pixels: int, *, ndim: int = 2, expected: str = "N 
     >>> check_stimulus_array(np.zeros((3, 4)), 5)
     Traceback (most recent call last):
     ...
-    models.errors.SimulationInputError: the stimuli have 4 pixels but the dictionary Phi has 5 rows (M): they must match
+    ipvae_brian.models.errors.SimulationInputError: the stimuli have 4 pixels but the dictionary Phi has 5 rows (M): they must match
     """
     try:
         x = np.asarray(x, dtype=np.float64)

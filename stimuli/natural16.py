@@ -67,7 +67,7 @@ IMAGE_SOURCES = {
 }
 
 #: Whitening roll-off frequency f0, cycles/pixel (Olshausen & Field 1997 use 0.4 of Nyquist in
-#: cycles/picture; data.md fixes 0.4 cycles/pixel).
+#: cycles/picture; docs/data.md fixes 0.4 cycles/pixel).
 F0 = 0.4
 #: Border (pixels) dropped on every side of each whitened image.
 BORDER = 4

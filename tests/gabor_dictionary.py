@@ -18,7 +18,7 @@ def gabor_parameters(side=16, n_latents=16, seed=0, column_norm=0.5, eta=0.5, bi
     -------
     params : IPVAEParameters
         M = side**2, K = n_latents; sigma = 1, the given eta, bias and u0, and the soft clamps
-        c_u = c_du = ``clamp`` (the stable regime of ``docs/learning_notes.md``: with column
+        c_u = c_du = ``clamp`` (the stable regime of ``docs/learning.md``: with column
         norm 0.5 and eta 0.5 a well-matched natural patch drives eta Phi_k^T x above 2 and
         the dynamics run away unless the clamps hold the rate near exp(clamp)).
     gabors : dict of str -> ndarray, shape (K,)

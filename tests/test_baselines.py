@@ -7,12 +7,11 @@ from ipvae_brian.analysis.linear_readout import readout_accuracy
 from ipvae_brian.analysis.model_comparison import (ModelRow, coding_scores, format_table,
                                        recorded_steps, table_records)
 from ipvae_brian.learning.model_training import TrainingBudget, random_dictionary, train_dictionary
+from ipvae_brian.models.baselines import LCA, GaussianIterativeVAE, PredictiveCoding
+from ipvae_brian.models.baselines.lca import soft_threshold
 from ipvae_brian.models.errors import ParameterError, SimulationInputError
-from ipvae_brian.models.gaussian_vae import GaussianIterativeVAE
 from ipvae_brian.models.inference import InferenceResult, IPVAEInference, lipschitz_constant
-from ipvae_brian.models.lca import LCA, soft_threshold
 from ipvae_brian.models.parameters import IPVAEParameters
-from ipvae_brian.models.predictive_coding import PredictiveCoding
 
 
 def orthonormal(K, seed=0):

@@ -15,8 +15,9 @@ import h5py
 import numpy as np
 import pytest
 
-from ipvae_brian.analysis.experiment_runner import ExperimentContext
-from ipvae_brian.analysis.experiments import EXPERIMENT_NAMES, ExperimentResult, run_experiment
+from ipvae_brian.analysis.experiments import EXPERIMENT_NAMES, run_experiment
+from ipvae_brian.analysis.experiments.base import ExperimentResult
+from ipvae_brian.analysis.experiments.context import ExperimentContext
 from ipvae_brian.analysis.v1_comparison import build_rows, count_inside, markdown_table, write_csv
 from gabor_dictionary import gabor_parameters
 from ipvae_brian.models.parameters import IPVAEParameters
@@ -48,9 +49,13 @@ def context(params, out_dir, **overrides):
                              protocol_overrides=overrides)
 
 
-def test_cli_lists_the_experiments_of_the_analysis_module():
-    from ipvae_brian import cli
-    assert cli.V1_EXPERIMENTS == EXPERIMENT_NAMES
+def test_cli_offers_the_experiments_of_the_registry():
+    import argparse
+    from ipvae_brian.cli import build_parser
+    commands = next(a for a in build_parser()._actions
+                    if isinstance(a, argparse._SubParsersAction))
+    name = next(a for a in commands.choices["experiment"]._actions if a.dest == "name")
+    assert tuple(name.choices) == EXPERIMENT_NAMES
 
 
 def test_compare_v1_runs_every_experiment_for_8x8_parameters_and_fills_the_table(

@@ -251,7 +251,7 @@ def test_whitening_multiplies_the_power_spectrum_by_the_filter(split):
     "ACCEPTANCE GAP: docs/data.md's filter R(f) = f exp(-(f/0.4)^4) flattens only f^-2 "
     "spectra; these photographs fall as about f^-2.6 to f^-2.7 between 0.05 and 0.25 "
     "cycles/pixel, so the whitened slope is about -0.9 (train) and -0.75 (test), outside "
-    "+-0.3. Needs a decision on the definition (data.md), not a code fix."))
+    "+-0.3. Needs a decision on the definition (docs/data.md), not a code fix."))
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_whitened_images_have_a_flat_spectrum(split):
     whitened = [n16.whiten(im) for im in n16.load_images(split)]

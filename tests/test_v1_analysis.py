@@ -300,5 +300,5 @@ def test_direction_selectivity_and_polar_plot():
 def test_docstring_examples_hold(module):
     import doctest
     import importlib
-    result = doctest.testmod(importlib.import_module(f"analysis.{module}"))
+    result = doctest.testmod(importlib.import_module(f"ipvae_brian.analysis.{module}"))
     assert result.attempted > 0 and result.failed == 0

@@ -1,15 +1,13 @@
-"""What every V1 experiment shares: the stimulus geometry, running a block of stimuli, progress.
+"""What every V1 experiment shares: running a block of stimuli, the result, the base class.
 
-An *experiment* (``analysis.experiments``) shows the network one or more *blocks*
-of stimuli. Each block is run by :func:`run_block`: the network (discrete bins,
-or continuous time for spike timing) is built for the block's shape, the
-stimuli run in chunks, every chunk is streamed into a recording
-(``models.recording.RecordingWriter``, written atomically) and reduced on the
-fly to what the analysis needs: the spike count of every stimulus and neuron in
-a response window, and optionally the counts of every bin.
-
-Stimuli are drawn at the parameters' image size: M pixels must form a square
-image of side sqrt(M) (16 x 16 for M = 256, 8 x 8 for M = 64); any K works.
+An *experiment* shows the network one or more *blocks* of stimuli. Each block
+is run by :func:`run_block`: the network (discrete bins, or continuous time for
+spike timing) is built for the block's shape, the stimuli run in chunks, every
+chunk is streamed into a recording (``models.recording.RecordingWriter``,
+written atomically) and reduced on the fly to what the analysis needs: the
+spike count of every stimulus and neuron in a response window, and optionally
+the counts of every bin. A neuron's *response* to a stimulus is its spike count
+in that window, averaged over repeats (a rate in spikes/s when printed).
 
 Units: one bin is tau = 25 ms (the simulator's default bin width), so a count
 c over n bins is a rate of c / (n tau) spikes/s.
@@ -18,132 +16,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import os
-import time
-import zlib
+
 import numpy as np
 
-from ipvae_brian.models.errors import SimulationInputError
-from ipvae_brian.models.parameters import IPVAEParameters
+from ipvae_brian.analysis.experiments.context import ExperimentContext
+# the simulator's default bin width tau in seconds: it sets every rate in spikes/s
+from ipvae_brian.models.config import BIN_WIDTH_S
 from ipvae_brian.stimuli.stimulus_set import StimulusSet
 
-#: Width tau of one bin, seconds (the simulator's default; it sets every rate in spikes/s).
-BIN_WIDTH_S = 0.025
 #: A neuron is "responsive" in an experiment if its mean rate at its preferred condition,
 #: in the response window, reaches this many spikes/s (0.125 counts per 25 ms bin).
 RESPONSIVE_RATE_HZ = 5.0
 #: Relative cost of one bin in continuous mode per time step within the bin, against one
 #: discrete bin (measured with the runtime engine at K = 512: 50 steps per bin cost ~4 bins).
 CONTINUOUS_COST_PER_STEP = 0.08
-#: Largest side of the natural-image patches the project ships (natural16).
-NATURAL_SIDE = 16
-
-
-def stimulus_side(params: IPVAEParameters) -> int:
-    """Side of the square stimulus images that fit the parameters (sqrt(M)).
-
-    Raises
-    ------
-    SimulationInputError
-        If M is not a perfect square of at least 4 x 4 pixels.
-    """
-    m = params.n_pixels
-    side = math.isqrt(m)
-    if side * side != m or side < 4:
-        raise SimulationInputError(
-            f"the parameters have M = {m} pixels, which is not a square image of at least "
-            f"4 x 4: the V1 experiments draw square stimuli of side sqrt(M) (e.g. M = 256 for "
-            f"16 x 16 patches, M = 64 for 8 x 8)")
-    return side
-
-
-def check_natural_side(params: IPVAEParameters) -> int:
-    """The image side for natural-image stimuli: at most 16 (central crops of natural16).
-
-    Raises
-    ------
-    SimulationInputError
-        If M is not square or its side exceeds the 16 x 16 natural16 patches.
-    """
-    side = stimulus_side(params)
-    if side > NATURAL_SIDE:
-        raise SimulationInputError(
-            f"the parameters have M = {params.n_pixels} pixels ({side} x {side}) but the "
-            f"natural images ship as {NATURAL_SIDE} x {NATURAL_SIDE} patches (natural16): the "
-            f"natural experiment needs M <= {NATURAL_SIDE ** 2} (smaller sides use central "
-            f"crops)")
-    return side
-
-
-class ProgressReporter:
-    """Receives the work done (in bin units) and the current activity; does nothing itself.
-
-    ``run_sim.py`` subclasses it with a tqdm bar. ``advance`` is called with the number of
-    simulated bins (continuous-mode bins weighted by their cost), ``describe`` with a short
-    text of what runs now.
-    """
-
-    def advance(self, units: float) -> None:
-        pass
-
-    def describe(self, text: str) -> None:
-        pass
-
-
-@dataclasses.dataclass
-class ExperimentContext:
-    """Everything an experiment needs besides its protocol.
-
-    Attributes
-    ----------
-    params : IPVAEParameters
-    params_source : str
-        Where the parameters came from (file path, or "random (seed s)").
-    out_dir : str
-        Folder for recordings and figures (must exist).
-    seed : int
-        Root seed: every block draws from a stream derived from (seed, block name).
-    quick : bool
-        Small protocol sizes (tests, smoke runs).
-    engine : str
-        Brian2 engine for the network ("runtime", "standalone" or "auto").
-    progress : ProgressReporter
-    command_line : str
-        Stored in every recording.
-    shared : dict
-        Results one experiment leaves for the next (e.g. grating preferences), so that
-        ``compare-v1`` measures them once.
-    protocol_overrides : dict
-        Protocol fields to change (``analysis.experiments.Protocol``), e.g. for tests.
-    """
-
-    params: IPVAEParameters
-    params_source: str
-    out_dir: str
-    seed: int = 0
-    quick: bool = False
-    engine: str = "runtime"
-    progress: ProgressReporter = dataclasses.field(default_factory=ProgressReporter)
-    command_line: str = ""
-    shared: dict = dataclasses.field(default_factory=dict)
-    protocol_overrides: dict = dataclasses.field(default_factory=dict)
-
-    @property
-    def side(self) -> int:
-        return stimulus_side(self.params)
-
-    @property
-    def n_latents(self) -> int:
-        return self.params.n_latents
-
-    def path(self, name: str) -> str:
-        return os.path.join(self.out_dir, name)
-
-    def block_seed(self, block: str) -> int:
-        """Seed of one block, derived from (seed, block name)."""
-        state = np.random.SeedSequence([int(self.seed), zlib.crc32(block.encode())])
-        return int(state.generate_state(1, np.uint32)[0])
 
 
 @dataclasses.dataclass
@@ -217,34 +103,24 @@ def run_block(ctx: ExperimentContext, name: str, stimuli: StimulusSet, steps: in
     -------
     BlockResult
     """
-    from brian2 import second
-    from ipvae_brian.models.network import IPVAENetwork
-    from ipvae_brian.models.recording import RecordingWriter
+    from ipvae_brian.models.config import RunConfig
+    from ipvae_brian.models.simulation import Simulation
 
     first, last = window
     if not 0 <= first < last <= steps:
         raise ValueError(f"response window {window} does not fit in {steps} bins")
     params = ctx.params
-    bin_width = BIN_WIDTH_S * second
-    dt = bin_width / substeps if substeps > 1 else None
-    network = IPVAENetwork(params, steps, stream=stream, movie=stimuli.is_movie,
-                           bin_width=bin_width, dt=dt, engine=ctx.engine)
-    engine = network.choose_engine(stimuli.n_stimuli)
-    path = ctx.path(name + ".h5")
+    # in this process: an experiment is many small blocks, each too small for a cluster
+    config = RunConfig(steps=steps, bin_width=BIN_WIDTH_S, stream=stream,
+                       dt=BIN_WIDTH_S / substeps if substeps > 1 else None,
+                       engine=ctx.engine, workers=1)
+    simulation = Simulation(params, stimuli, config)
     seed = ctx.block_seed(name)
-    attrs = {"seed": seed, "root_seed": int(ctx.seed), "mode": network.mode, "engine": engine,
-             "bin_width": BIN_WIDTH_S, "bin_width_units": "s",
-             "dt": float(network.dt), "dt_units": "s", "stream": bool(stream),
-             "params_source": str(ctx.params_source), "experiment_block": name,
-             "response_window_bins": np.asarray(window),
-             "protocol": json.dumps(protocol or {}),
-             "command_line": ctx.command_line}
+    attrs = {"root_seed": int(ctx.seed), "params_source": str(ctx.params_source),
+             "experiment_block": name, "response_window_bins": np.asarray(window),
+             "protocol": json.dumps(protocol or {}), "command_line": ctx.command_line}
     N, K = stimuli.n_stimuli, params.n_latents
     window_counts = np.zeros((N, K))
-    counts_all = np.zeros((N, steps, K), dtype=np.uint16 if params.c_u <= 10 else np.uint32) \
-        if keep_counts else None
-    ceiling = 0.5 * np.exp(params.c_u)
-    runaway = 0
     unit = block_cost(1, steps, substeps)
     done = [0.0]
 
@@ -252,23 +128,19 @@ def run_block(ctx: ExperimentContext, name: str, stimuli: StimulusSet, steps: in
         ctx.progress.advance((n_done - done[0]) * unit)
         done[0] = n_done
 
+    def reduce(chunk):
+        rows = slice(chunk.first, chunk.first + chunk.counts.shape[0])
+        window_counts[rows] = chunk.counts[:, first:last].sum(axis=1, dtype=np.float64)
+
     ctx.progress.describe(f"{name} ({N:,} stimuli x {steps} bins"
                           f"{', continuous' if substeps > 1 else ''})")
-    start = time.perf_counter()
-    with RecordingWriter(path, params, stimuli, steps, attrs=attrs,
-                         spikes=network.continuous) as writer:
-        for chunk in network.run(stimuli.x, seed=seed, progress=report):
-            writer.append(chunk)
-            n = chunk.counts.shape[0]
-            rows = slice(chunk.first, chunk.first + n)
-            window_counts[rows] = chunk.counts[:, first:last].sum(axis=1, dtype=np.float64)
-            if keep_counts:
-                counts_all[rows] = chunk.counts
-            runaway += int(np.count_nonzero(chunk.counts.max(axis=(1, 2)) >= ceiling))
+    path = ctx.path(name + ".h5")
+    result = simulation.run(seed, out=path, attrs=attrs, progress=report, keep=keep_counts,
+                            on_chunk=reduce)
     report(float(N))
     return BlockResult(name=name, path=path, window_counts=window_counts,
-                       window_bins=last - first, counts=counts_all, n_runaway=runaway,
-                       wall_s=time.perf_counter() - start)
+                       window_bins=last - first, counts=result.counts,
+                       n_runaway=result.summary.runaways, wall_s=result.summary.wall_s)
 
 
 def repeat_stimuli(stimuli: StimulusSet, repeats: int) -> StimulusSet:
@@ -301,6 +173,11 @@ def stack_stimuli(name: str, parts: list, image_shape, conditions: dict,
         result), stored as JSON in ``params["conditions"]`` (rounded to 6 digits).
     description : str
         What the set is, for the recording.
+
+    Returns
+    -------
+    StimulusSet
+        The parts' stimuli in order, labelled 0 .. N - 1.
     """
     x = np.concatenate([p.x for p in parts])
     compact = {k: [None if v is None else round(float(v), 6) for v in values]
@@ -319,48 +196,93 @@ def responsive(rates: np.ndarray, threshold_hz: float = RESPONSIVE_RATE_HZ) -> n
     return np.isfinite(rates) & (rates >= threshold_hz)
 
 
-def receptive_field_centres(params: IPVAEParameters) -> np.ndarray:
-    """Centre of every neuron's projective field: the centroid of Phi_k^2 over the pixels.
+def nan_per_neuron(k: int) -> np.ndarray:
+    """A per-neuron statistic before it is measured: K NaNs, shape (K,)."""
+    return np.full(k, np.nan)
 
-    Returns
-    -------
-    ndarray, shape (K, 2)
-        (x, y) in pixels from the image centre, x rightward and y upward (the stimulus
-        convention of ``stimuli.conditions.pixel_coordinates``).
+
+def sample_neurons(ctx: ExperimentContext, mask: np.ndarray, limit: int,
+                   name: str) -> np.ndarray:
+    """Indices of at most ``limit`` neurons of ``mask``, drawn at random (seeded), sorted."""
+    idx = np.flatnonzero(mask)
+    if idx.size > limit:
+        rng = np.random.default_rng(ctx.block_seed(name + "-sample"))
+        idx = np.sort(rng.choice(idx, size=limit, replace=False))
+    return idx
+
+
+def runaway_notes(blocks) -> list:
+    """One note per block in which some stimulus drove a neuron to the rate ceiling."""
+    notes = []
+    for b in blocks:
+        if b.n_runaway:
+            notes.append(f"{b.n_runaway} stimuli of block {b.name} drove some neuron to the rate "
+                         f"ceiling (counts >= exp(c_u) / 2 in a bin, where the soft clamp c_u "
+                         f"limits the rate; with c_u = 10 this means unstable dynamics); their "
+                         f"responses are included")
+    return notes
+
+
+@dataclasses.dataclass
+class ExperimentResult:
+    """What an experiment measured.
+
+    Attributes
+    ----------
+    name : str
+    per_neuron : dict of str -> ndarray, shape (K,)
+        Per-neuron statistics, NaN for neurons not analysed.
+    population : dict of str -> ndarray
+        Other samples (e.g. population sparseness per stimulus, r_sc per pair).
+    summary : dict of str -> float
+        Scalars (fit results of a distribution, counts, ...).
+    n_neurons : int
+        K.
+    n_responsive : int
+        Neurons that passed the experiment's response criterion.
+    n_analysed : int
+        Neurons whose statistics were computed.
+    files : list of str
+        Recordings and the figure written.
+    notes : list of str
+        What the reader should know (criteria, runaways, skipped steps).
+    wall_s : float
     """
-    side = stimulus_side(params)
-    c = (side - 1) / 2.0
-    rows, cols = np.mgrid[0:side, 0:side].astype(np.float64)
-    x, y = (cols - c).ravel(), (c - rows).ravel()
-    energy = params.Phi ** 2
-    total = energy.sum(axis=0)
-    total = np.where(total > 0, total, 1.0)
-    return np.stack([x @ energy / total, y @ energy / total], axis=1)
+
+    name: str
+    per_neuron: dict
+    population: dict
+    summary: dict
+    n_neurons: int
+    n_responsive: int
+    n_analysed: int
+    files: list
+    notes: list
+    wall_s: float = 0.0
 
 
-def nearest_centre(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Index of the nearest of ``centres`` (C, 2) for each of ``points`` (K, 2)."""
-    d = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=-1)
-    return np.argmin(d, axis=1)
+class Experiment:
+    """One V1 experiment: a protocol that shows the network stimuli and measures statistics.
 
+    Each module of ``analysis.experiments`` defines a subclass and one instance of it,
+    ``EXPERIMENT``, which the registry (``analysis.experiments.get_experiment``) looks up
+    by :attr:`name`.
+    """
 
-def summarise(values) -> dict:
-    """Median, quartiles and count of the finite values (NaN when there are none)."""
-    v = np.asarray(values, dtype=np.float64).ravel()
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return {"median": float("nan"), "q1": float("nan"), "q3": float("nan"), "n": 0}
-    q1, med, q3 = np.percentile(v, [25, 50, 75])
-    return {"median": float(med), "q1": float(q1), "q3": float(q3), "n": int(v.size)}
+    #: The experiment's name on the command line and in the file names it writes.
+    name: str = ""
 
+    def check(self, ctx: ExperimentContext) -> None:
+        """Raise SimulationInputError if the experiment cannot run with these parameters.
 
-def describe_summary(values, unit: str = "", digits: int = 3) -> str:
-    """``median [q1, q3] (n = ...)`` of the finite values, for printing."""
-    s = summarise(values)
-    if s["n"] == 0:
-        return "no data (n = 0)"
-    fmt = f"{{:.{digits}g}}"
-    u = f" {unit}" if unit else ""
-    return (f"{fmt.format(s['median'])}{u} [IQR {fmt.format(s['q1'])} to "
-            f"{fmt.format(s['q3'])}] (n = {s['n']})")
+        The default asks for square stimuli (``ctx.side``).
+        """
+        _ = ctx.side
 
+    def estimated_work(self, ctx: ExperimentContext) -> float:
+        """Upper estimate of the simulation work in bin units (for progress bars)."""
+        raise NotImplementedError
+
+    def run(self, ctx: ExperimentContext) -> ExperimentResult:
+        """Show the stimuli, write the recordings and the figure, measure the statistics."""
+        raise NotImplementedError

@@ -50,214 +50,66 @@ def say(args, message: str):
         print(message, flush=True)
 
 
-def parse_record(text: str) -> tuple:
-    from ipvae_brian.models.recording import OPTIONAL_RECORDS
-    items = tuple(s.strip() for s in text.split(",") if s.strip()) if text else ()
-    unknown = [s for s in items if s not in OPTIONAL_RECORDS]
-    if unknown:
-        raise_input(f"--record: unknown item(s) {', '.join(unknown)}; allowed: "
-                    f"{', '.join(OPTIONAL_RECORDS)}")
-    return items
+def run_config(args, steps: int, **fixed):
+    """The RunConfig of ``simulate``-like options (milliseconds converted once, here)."""
+    from ipvae_brian.models.config import RunConfig
+    if args.mode == "discrete" and args.dt is not None and args.dt != args.bin_width:
+        raise_input("--dt is for --mode continuous (in discrete mode one step is one bin)")
+    dt = None if args.mode == "discrete" else (0.5 if args.dt is None else args.dt)
+    record = tuple(s.strip() for s in (args.record or "").split(",") if s.strip())
+    if args.bin_width <= 0:
+        raise_input(f"--bin-width must be positive, got {args.bin_width} ms")
+    options = dict(steps=steps, bin_width=args.bin_width / 1e3,
+                   dt=None if dt is None else dt / 1e3, stream=args.stream, record=record,
+                   engine=args.engine, lateral=args.lateral, chunk_size=args.chunk_size,
+                   workers=args.workers, scheduler=args.scheduler)
+    return RunConfig(**{**options, **fixed})
 
 
-def check_scale_out_options(args):
-    if args.workers is not None and args.workers < 1:
-        raise_input(f"--workers must be a positive integer, got {args.workers}")
-    if args.chunk_size is not None and args.chunk_size < 1:
-        raise_input(f"--chunk-size must be a positive integer, got {args.chunk_size}")
-    if args.scheduler and args.workers is not None:
-        raise_input("--scheduler and --workers exclude each other (the cluster has its workers)")
-
-
-def cmd_simulate(args) -> int:
-    import numpy as np
-    from brian2 import ms
-    from ipvae_brian.analysis.metrics import fraction_zeros, r_squared
-    from ipvae_brian.models.atomic_file import check_output_path
-    from ipvae_brian.models.distributed import NetworkSpec, SimulationCluster, count_chunks
-    from ipvae_brian.models.network import IPVAENetwork
-    from ipvae_brian.models.recording import RecordingWriter
-
-    check_scale_out_options(args)
+def check_sizes(args):
     if args.steps is not None and args.steps < 1:
         raise_input(f"--steps must be a positive integer, got {args.steps}")
     if args.n is not None and args.n < 1:
         raise_input(f"--n must be a positive integer, got {args.n}")
-    if args.bin_width <= 0:
-        raise_input(f"--bin-width must be positive, got {args.bin_width} ms")
-    dt = args.bin_width if args.mode == "discrete" else args.dt
-    if args.mode == "discrete" and args.dt is not None and args.dt != args.bin_width:
-        raise_input("--dt is for --mode continuous (in discrete mode one step is one bin)")
-    if args.mode == "continuous":
-        dt = 0.5 if args.dt is None else args.dt
-        ratio = args.bin_width / dt if dt > 0 else -1
-        if dt <= 0 or ratio < 1 or abs(ratio - round(ratio)) > 1e-6 * ratio:
-            raise_input(f"--dt must be positive and divide --bin-width ({args.bin_width:g} ms) "
-                        f"a whole number of times, got {dt:g} ms")
+
+
+def cmd_simulate(args) -> int:
+    from ipvae_brian.models.atomic_file import check_output_path
+    from ipvae_brian.models.simulation import Simulation
+    check_sizes(args)
     out = check_output_path(args.out)
-    record = parse_record(args.record)
     stimuli = load_stimuli(args.stimuli, args.n, args.seed)
     params, params_source = load_parameters(args, stimuli.n_pixels)
-    if stimuli.n_pixels != params.n_pixels:
-        raise_input(f"the stimuli have {stimuli.n_pixels} pixels but the dictionary Phi has "
-                    f"{params.n_pixels} rows (M) (parameters: {params_source}): they must match")
     steps = args.steps or stimuli.n_frames or 128
-    N, K = stimuli.n_stimuli, params.n_latents
-    network = IPVAENetwork(params, steps, stream=args.stream, movie=stimuli.is_movie,
-                           bin_width=args.bin_width * ms, dt=dt * ms, record_u="u" in record,
-                           engine=args.engine, lateral=args.lateral)
-    network.check_stimuli(stimuli.x)
-    engine = network.choose_engine(N)
-    lateral = network.choose_lateral(N)
-    spec = NetworkSpec.from_network(network, N, chunk_size=args.chunk_size)
-    cluster = SimulationCluster(args.workers, args.scheduler, stream=args.stream,
-                                n_chunks=count_chunks(N, spec.chunk_size))
-    say(args, f"Simulating {N:,} stimuli ({stimuli.name}, {stimuli.image_shape[0]}x"
-              f"{stimuli.image_shape[1]} pixels{', movies' if stimuli.is_movie else ''}) x "
-              f"{steps} bins through K = {K} neurons\n"
-              f"  mode {args.mode}, bin {args.bin_width:g} ms"
-              f"{f', dt {dt:g} ms' if network.continuous else ''}, "
-              f"{'streaming (no reset)' if args.stream else 'u reset to u0 for every stimulus'}"
-              f", seed {args.seed}\n"
-              f"  engine: {engine} ({network.engine_reason})\n"
-              f"  lateral term: {lateral} ({network.lateral_reason})\n"
-              f"  workers: {cluster.describe()}; {count_chunks(N, spec.chunk_size):,} "
-              f"chunk(s) of up to {spec.chunk_size:,} stimuli"
-              f"{f' ({cluster.note})' if cluster.note else ''}\n"
-              f"  parameters: {params_source}\n"
-              f"  records: counts{', spikes' if network.continuous else ''}"
-              f"{''.join(', ' + r for r in record)} -> {out}\n"
-              f"  (the first run of a network shape compiles its code, 10-30 s; later runs "
-              f"reuse it)")
-    attrs = {"seed": args.seed, "mode": network.mode, "engine": engine, "lateral": lateral,
-             "bin_width": float(args.bin_width) / 1e3,
-             "bin_width_units": "s", "dt": float(dt) / 1e3, "dt_units": "s",
-             "stream": bool(args.stream), "params_source": str(params_source),
-             "command_line": args.command_line, "threads": spec.threads,
-             "chunk_size": spec.chunk_size}
-    start = time.perf_counter()
-    last_x = stimuli.x[:, -1] if stimuli.is_movie else stimuli.x
-    r2_sum = zeros_last = zeros_all = total_counts = 0.0
-    r2_defined = 0  # R^2 is undefined for a constant stimulus (e.g. a blank frame)
-    r2_values, runaways = [], 0
-    ceiling = 0.5 * np.exp(params.c_u)  # counts this large mean u reached the soft bound c_u
-    with cluster, RecordingWriter(out, params, stimuli, steps, attrs=attrs, record=record,
-                                  spikes=network.continuous) as writer, \
-            progress_bar(N, args.quiet) as bar:
-        for chunk in cluster.simulate(spec, stimuli.x, args.seed, progress=bar.update_to):
-            writer.append(chunk)
-            n = chunk.counts.shape[0]
-            x_hat = chunk.counts[:, -1].astype(np.float64) @ params.Phi.T
-            r2 = r_squared(last_x[chunk.first:chunk.first + n], x_hat)
-            r2_sum += np.nansum(r2)
-            r2_defined += int(np.count_nonzero(np.isfinite(r2)))
-            r2_values.append(r2)
-            runaways += int(np.count_nonzero(chunk.counts.max(axis=(1, 2)) >= ceiling))
-            zeros_last += fraction_zeros(chunk.counts[:, -1]) * n
-            zeros_all += fraction_zeros(chunk.counts) * n
-            total_counts += float(chunk.counts.sum(dtype=np.float64))
-    wall = time.perf_counter() - start
+    simulation = Simulation(params, stimuli, run_config(args, steps))
+    c = simulation.config
+    say(args, f"Simulating {stimuli.n_stimuli:,} stimuli ({stimuli.name}, "
+              f"{stimuli.image_shape[0]}x{stimuli.image_shape[1]} pixels"
+              f"{', movies' if stimuli.is_movie else ''}) x {steps} bins through K = "
+              f"{params.n_latents} neurons, seed {args.seed}\n{simulation.describe()}\n"
+              f"  parameters: {params_source}\n  records: counts"
+              f"{', spikes' if c.continuous else ''}{''.join(', ' + r for r in c.record)} -> "
+              f"{out}\n  (the first run of a network shape compiles its code, 10-30 s; later "
+              f"runs reuse it)")
+    with progress_bar(stimuli.n_stimuli, args.quiet) as bar:
+        result = simulation.run(args.seed, out, progress=bar.update_to,
+                                attrs={"params_source": str(params_source),
+                                       "command_line": args.command_line})
     size = os.path.getsize(out) / 2 ** 20
-    rate = total_counts / (N * steps * K)
-    median = float(np.nanmedian(np.concatenate(r2_values))) if r2_defined else np.nan
-    if r2_defined == N:
-        r2_text = (f"the mean R^2 of the reconstruction Phi z_t is {r2_sum / N:.3f} "
-                   f"(median {median:.3f})")
-    elif r2_defined:
-        r2_text = (f"the mean R^2 of the reconstruction Phi z_t is {r2_sum / r2_defined:.3f} "
-                   f"(median {median:.3f}, over the {r2_defined:,} non-constant stimuli)")
-    else:
-        r2_text = "R^2 is undefined (every stimulus is constant there)"
-    say(args, f"Done: {N:,} stimuli x {steps} bins x {K} neurons in {wall:.1f} s "
-              f"({N * steps / wall:,.0f} stimulus-bins/s). At the last bin (t = {steps - 1}) "
-              f"{r2_text} and "
-              f"{100 * zeros_last / N:.1f}% of counts are zero ({100 * zeros_all / N:.1f}% over "
-              f"all bins; mean {rate:.3f} spikes per neuron per bin). "
-              + (f"{runaways:,} stimuli ran away to the rate ceiling exp(c_u) (counts >= "
-                 f"{ceiling:,.0f} in a bin): the dynamics are unstable for them. "
-                 if runaways else "No stimulus ran away to the rate ceiling. ") +
-              f"Wrote {out} ({size:.1f} MiB).")
+    say(args, f"Done: {result.summary.describe()}Wrote {out} ({size:.1f} MiB).")
     return 0
 
 
 # --- sweep -----------------------------------------------------------------------------------
 
 def cmd_sweep(args) -> int:
-    import argparse as _argparse
     import dataclasses
-    from ipvae_brian.analysis.parameter_sweep import ParameterSweep, parse_axes
-    from ipvae_brian.models.distributed import NetworkSpec, SimulationCluster, count_chunks
-    from ipvae_brian.models.network import IPVAENetwork
-
-    check_scale_out_options(args)
-    axes = parse_axes(args.set)
-    if "latents" in axes and args.params:
-        raise_input("--set latents needs random parameters; a --params file fixes K")
-    if args.steps is not None and args.steps < 1:
-        raise_input(f"--steps must be a positive integer, got {args.steps}")
-    if args.n is not None and args.n < 1:
-        raise_input(f"--n must be a positive integer, got {args.n}")
-    stimuli = load_stimuli(args.stimuli, args.n, args.seed)
-    steps = args.steps or stimuli.n_frames or 128
-    sources, cache = {}, {}
-
-    def parameters(K):
-        if K not in cache:
-            point_args = _argparse.Namespace(**{**vars(args), "latents": K or args.latents})
-            cache[K], sources[K] = load_parameters(point_args, stimuli.n_pixels)
-            if cache[K].n_pixels != stimuli.n_pixels:
-                raise_input(f"the stimuli have {stimuli.n_pixels} pixels but the dictionary Phi "
-                            f"has {cache[K].n_pixels} rows (M): they must match")
-        return cache[K]
-
-    sweep = ParameterSweep(axes, args.out, parameters, args.stimuli, stimuli, steps, args.seed,
-                           settings={"engine": args.engine, "mode": "discrete",
-                                     "bin_width": 0.025, "threads": 1})
-    points, todo = sweep.points, sweep.to_simulate
-    N = stimuli.n_stimuli
-    say(args, f"Sweep over {' x '.join(f'{k} ({len(v)})' for k, v in axes.items())} = "
-              f"{len(points)} points, each {N:,} stimuli ({stimuli.name}) x {steps} bins, "
-              f"into {os.path.join(args.out, '')}\n  {len(points) - len(todo)} complete "
-              f"already (checked, skipped), {len(todo)} to simulate")
-    start = time.perf_counter()
-    if todo:
-        os.makedirs(args.out, exist_ok=True)
-        first = IPVAENetwork(todo[0].params, steps, movie=stimuli.is_movie, engine=args.engine,
-                             lateral=args.lateral)
-        first.check_stimuli(stimuli.x)
-        spec = NetworkSpec.from_network(first, N, chunk_size=args.chunk_size)
-        cluster = SimulationCluster(args.workers, args.scheduler,
-                                    n_chunks=count_chunks(N, spec.chunk_size))
-        say(args, f"  engine: {spec.engine} ({first.engine_reason}); lateral term: "
-                  f"{spec.lateral} ({first.lateral_reason}); workers: "
-                  f"{cluster.describe()}; {count_chunks(N, spec.chunk_size):,} chunk(s) per "
-                  f"point")
-        with cluster:
-            for i, point in enumerate(todo):
-                point_spec = dataclasses.replace(spec, params=point.params)
-                attrs = {**sweep.recording_attrs(point), "mode": "discrete",
-                         "engine": point_spec.engine, "lateral": point_spec.lateral,
-                         "bin_width": 0.025,
-                         "bin_width_units": "s", "dt": 0.025, "dt_units": "s",
-                         "stream": False, "command_line": args.command_line,
-                         "params_source": str(sources.get(point.values.get("latents"), ""))}
-                say(args, f"[{i + 1}/{len(todo)}] {point.name}")
-                with progress_bar(N, args.quiet) as bar:
-                    cluster.record(point_spec, stimuli, point.seed, point.path, attrs,
-                                   progress=bar.update_to)
-                point.status = "simulated"
-    else:
-        say(args, f"  all {len(points)} points are complete: nothing to simulate")
-    rows = sweep.summarise()
-    csv_path, md_path = sweep.write_summary(rows)
-    width = max(len(r["point"]) for r in rows)
-    for r in rows:
-        say(args, f"  {r['point']:<{width}}  R^2 {r['r2_mean']:.3f} (median "
-                  f"{r['r2_median']:.3f}), {r['zeros_last_pct']:.1f}% zeros at the last bin, "
-                  f"{r['mean_count']:.3f} spikes/neuron/bin ({r['rate_hz']:.2f} Hz)  "
-                  f"[{r['status']}]")
-    say(args, f"Done: {len(todo)} point(s) simulated in {time.perf_counter() - start:.1f} s, "
-              f"{len(points) - len(todo)} reused. Summary: {csv_path}, {md_path}")
+    from ipvae_brian.analysis.parameter_sweep import SweepOptions, run_sweep
+    names = {field.name for field in dataclasses.fields(SweepOptions)}
+    options = SweepOptions(**{k: v for k, v in vars(args).items() if k in names}, axes=args.set)
+    result = run_sweep(options, report=lambda message: say(args, message),
+                       progress_bar=lambda total: progress_bar(total, args.quiet))
+    say(args, result.describe())
     return 0
 
 
@@ -317,482 +169,99 @@ def cmd_export(args) -> int:
 
 # --- V1 experiments ------------------------------------------------------------------------
 
-#: The experiments of ``analysis.experiments`` (EXPERIMENT_NAMES), in the order compare-v1 runs.
-V1_EXPERIMENTS = ("orientation", "f1f0", "contrast", "size", "cross-orientation", "rf",
-                  "moving-bar", "natural")
-
-
-def load_v1_parameters(args):
-    """``--params``, else the shipped natural16 parameters, else random K = 512 (said so)."""
-    from ipvae_brian.models.parameters import IPVAEParameters
-    from ipvae_brian.models.shipped import default_parameters_path
-    if args.params:
-        return IPVAEParameters.load(args.params), args.params
-    path = default_parameters_path(256)
-    if path is not None:
-        return IPVAEParameters.load(path), path
-    print(f"note: no --params given and no shipped natural16 parameters yet: using RANDOM "
-          f"parameters (M = 256, K = 512, seed {args.seed}, the authors' initialisation); the "
-          f"results describe an untrained network", flush=True)
-    return (IPVAEParameters.random(256, 512, seed=args.seed),
-            f"random (M = 256, K = 512, seed {args.seed})")
-
-
-def v1_context(args, progress):
-    from ipvae_brian.analysis.experiment_runner import ExperimentContext, ProgressReporter
-    params, source = load_v1_parameters(args)
-    out_dir = os.path.abspath(args.out_dir)
-    if not os.path.isdir(out_dir):
-        if not os.path.isdir(os.path.dirname(out_dir)):
-            raise_input(f"--out-dir {args.out_dir!r}: its parent folder does not exist")
-        os.makedirs(out_dir)
-    return ExperimentContext(params=params, params_source=str(source), out_dir=out_dir,
-                             seed=args.seed, quick=args.quick, engine=args.engine,
-                             progress=progress or ProgressReporter(),
-                             command_line=args.command_line)
-
-
-def print_experiment_result(result):
-    from ipvae_brian.analysis.experiment_runner import describe_summary
-    print(f"{result.name}: {result.n_responsive} of {result.n_neurons} neurons responsive, "
-          f"{result.n_analysed} analysed ({result.wall_s:.1f} s)")
-    for key, values in result.per_neuron.items():
-        print(f"  {key:<34} {describe_summary(values)}")
-    for key, values in result.population.items():
-        if key in ("population_sparseness", "r_sc"):
-            print(f"  {key:<34} {describe_summary(values)}")
-    for key, value in result.summary.items():
-        print(f"  {key:<34} {value:.4g}" if isinstance(value, float) else
-              f"  {key:<34} {value}")
-    for note in result.notes:
-        print(f"  note: {note}")
-    print("  wrote " + ", ".join(result.files))
+def experiment_context(args):
+    from ipvae_brian.analysis.experiments.context import make_experiment_context
+    return make_experiment_context(args.params, args.out_dir, seed=args.seed, quick=args.quick,
+                                   engine=args.engine, command_line=args.command_line)
 
 
 def cmd_experiment(args) -> int:
-    from ipvae_brian.analysis.experiments import check_experiment, estimated_work, run_experiment
+    from ipvae_brian.analysis.experiments import (describe_experiment_run, planned_work,
+                                                  run_experiments)
+    from ipvae_brian.analysis.experiments.report import format_experiment_result
     start = time.perf_counter()
-    ctx = v1_context(args, None)
-    check_experiment(args.name, ctx)
-    work = estimated_work(args.name, ctx)
-    print(f"Experiment {args.name}: K = {ctx.n_latents} neurons, {ctx.side}x{ctx.side} "
-          f"stimuli, {'quick' if args.quick else 'default'} protocol (analysis/experiments.py), "
-          f"engine {args.engine}, seed {args.seed}\n  parameters: {ctx.params_source}\n"
-          f"  about {work:,.0f} simulated bins; output in {ctx.out_dir}", flush=True)
-    progress = V1ProgressBar(work)
-    ctx.progress = progress
-    try:
-        progress.start(args.name, work)
-        result = run_experiment(args.name, ctx)
-        progress.finish()
-    finally:
-        progress.close()
-    print_experiment_result(result)
+    ctx = experiment_context(args)
+    plan = planned_work([args.name], ctx)
+    print(describe_experiment_run(args.name, ctx, plan[args.name]), flush=True)
+    with V1ProgressBar(plan[args.name]) as progress:
+        result = run_experiments(plan, ctx, progress)[args.name]
+    print(format_experiment_result(result))
     print(f"Done in {time.perf_counter() - start:.1f} s.")
     return 0
 
 
 def cmd_compare_v1(args) -> int:
-    from ipvae_brian.analysis.experiments import EXPERIMENT_NAMES, check_experiment, estimated_work, \
-        run_experiment
-    from ipvae_brian.analysis.v1_comparison import (build_rows, comparison_figure, count_inside,
-                                        text_table, write_csv, write_markdown)
+    from ipvae_brian.analysis.experiments import EXPERIMENT_NAMES, planned_work
+    from ipvae_brian.analysis.experiments.report import format_experiment_result
+    from ipvae_brian.analysis.v1_comparison import (comparison_verdict, describe_comparison_run,
+                                                    run_v1_comparison, text_table)
     start = time.perf_counter()
-    ctx = v1_context(args, None)
-    for name in EXPERIMENT_NAMES:
-        check_experiment(name, ctx)
-    estimates = {name: estimated_work(name, ctx if name == "orientation" else
-                                      _with_preferences(ctx)) for name in EXPERIMENT_NAMES}
-    total = sum(estimates.values())
-    print(f"Comparing the model with V1: {len(EXPERIMENT_NAMES)} experiments "
-          f"({', '.join(EXPERIMENT_NAMES)}), K = {ctx.n_latents} neurons, {ctx.side}x{ctx.side} "
-          f"stimuli, {'quick' if args.quick else 'default'} protocols, engine {args.engine}, "
-          f"seed {args.seed}\n  parameters: {ctx.params_source}\n"
-          f"  about {total:,.0f} simulated bins; recordings, figures and the table go to "
-          f"{ctx.out_dir}", flush=True)
-    progress = V1ProgressBar(total)
-    ctx.progress = progress
-    results = {}
-    try:
-        for name in EXPERIMENT_NAMES:
-            progress.start(name, estimates[name])
-            results[name] = run_experiment(name, ctx)
-            progress.finish()
-    finally:
-        progress.close()
-    for name in EXPERIMENT_NAMES:
-        print_experiment_result(results[name])
-    rows = build_rows(results)
-    header = (f"Model vs V1 ({ctx.params_source}; K = {ctx.n_latents}; seed {args.seed}; "
-              f"{'quick' if args.quick else 'default'} protocols)")
-    paths = [write_csv(rows, os.path.join(ctx.out_dir, "v1_comparison.csv")),
-             write_markdown(rows, os.path.join(ctx.out_dir, "v1_comparison.md"),
-                            "## " + header),
-             comparison_figure(rows, os.path.join(ctx.out_dir, "v1_comparison.png"), header)]
-    print()
-    print(text_table(rows))
-    inside, outside, missing = count_inside(rows)
-    print(f"\nInside the V1 range: {inside} of {len(rows)} statistics; outside: {outside}; "
-          f"no data: {missing}. Wall time {time.perf_counter() - start:.0f} s. "
-          f"Wrote {', '.join(paths)}.")
+    ctx = experiment_context(args)
+    plan = planned_work(EXPERIMENT_NAMES, ctx)
+    print(describe_comparison_run(ctx, plan), flush=True)
+    with V1ProgressBar(sum(plan.values())) as progress:
+        rows, paths, results = run_v1_comparison(ctx, progress, plan)
+    print("\n".join(format_experiment_result(r) for r in results.values()))
+    print("\n" + text_table(rows))
+    print("\n" + comparison_verdict(rows, paths, time.perf_counter() - start))
     return 0
-
-
-def _with_preferences(ctx):
-    """A context copy that claims the grating preferences exist (for work estimates)."""
-    import dataclasses
-    return dataclasses.replace(ctx, shared={"grating_preferences": None})
 
 
 # --- compare-models ------------------------------------------------------------------------
 
-#: compare-models sizes: (default, with --quick)
-COMPARE_SIZES = {"latents": (512, 64), "steps": ([16, 128, 1000], [4, 16]),
-                 "train_patches": (20_000, 1_000), "epochs": (1, 1), "train_steps": (16, 8),
-                 "batch_size": (200, 200), "n_test": (500, 40), "readout_steps": (128, 8),
-                 "digits_epochs": (10, 1)}
-
-
-def parse_int_list(values, option: str) -> list:
-    """Positive integers from ``16 128 1000`` or ``16,128,1000``, sorted, unique."""
-    items = [v.strip() for value in values for v in str(value).split(",") if v.strip()]
-    try:
-        numbers = sorted({int(v) for v in items})
-    except ValueError:
-        raise_input(f"{option} takes positive integers, got {' '.join(map(str, values))!r}")
-    if not numbers or numbers[0] < 1:
-        raise_input(f"{option} takes positive integers, got {' '.join(map(str, values))!r}")
-    return numbers
-
-
 def cmd_compare_models(args) -> int:
-    import numpy as np
-    from tqdm import tqdm
-    from ipvae_brian.analysis import model_comparison as mc
-    from ipvae_brian.analysis.linear_readout import readout_accuracy
-    from ipvae_brian.learning import model_training as mt
-    from ipvae_brian.models.atomic_file import check_output_path
-    from ipvae_brian.stimuli import catalog
-    from ipvae_brian.stimuli.natural16 import SPLIT_SIZES
-
-    start = time.perf_counter()
-    pick = lambda name: COMPARE_SIZES[name][1 if args.quick else 0]  # noqa: E731
-    size = {name: getattr(args, name) if getattr(args, name) is not None else pick(name)
-            for name in COMPARE_SIZES}
-    size["steps"] = parse_int_list(size["steps"], "--steps")
-    for name, value in size.items():
-        if name != "steps" and (not isinstance(value, int) or value < 1):
-            raise_input(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
-    if args.stimuli != "natural16":
-        raise_input(f"--stimuli {args.stimuli!r}: compare-models runs on natural16 (patches of "
-                    f"training and of unseen test photographs); no other set has both")
-    K, n_test, seed = size["latents"], size["n_test"], args.seed
-    available = SPLIT_SIZES["train"]
-    if n_test + size["train_patches"] > available:
-        raise_input(f"--n-test ({n_test:,}) + --train-patches ({size['train_patches']:,}) "
-                    f"exceed the {available:,} natural16 train patches")
-    if n_test > SPLIT_SIZES["test"]:
-        raise_input(f"--n-test ({n_test:,}) exceeds the {SPLIT_SIZES['test']:,} natural16 "
-                    f"test patches")
-    if not os.path.isdir(args.out_dir):
-        check_output_path(args.out_dir)            # the parent folder must exist
-        os.makedirs(args.out_dir)
-    paths = {k: check_output_path(os.path.join(args.out_dir, f"model_comparison.{k}"))
-             for k in ("csv", "md", "png")}
-    train_split = catalog.load("natural16:train").x
-    eval_sets = {"train images": train_split[:n_test],
-                 "test images": catalog.load("natural16:test", n=n_test).x}
-    x_train = train_split[n_test:]
-    digits = {split: catalog.load(f"digits8:{split}", n=None if not args.quick else
-                                  {"train": 300, "test": 150}[split]) for split in ("train", "test")}
-    digits_scale = mc.unit_variance_scale(digits["train"].x)   # natural16 is z-scored
-    budget = mt.TrainingBudget(size["train_patches"], size["epochs"], size["train_steps"],
-                               size["batch_size"])
-    digits_budget = mt.TrainingBudget(digits["train"].n_stimuli, size["digits_epochs"],
-                                      size["train_steps"], size["batch_size"])
-    record = mc.recorded_steps(size["steps"])
-    ipvae = (mt.ipvae_source(train_split.shape[1], K, seed, engine=args.engine),
-             mt.ipvae_source(digits["train"].n_pixels, K, seed, engine=args.engine))
-    entries = [("iP-VAE", *ipvae)] + [
-        (a.name, a, b) for a, b in zip(mt.baseline_models(train_split.shape[1], K, seed),
-                                        mt.baseline_models(digits["train"].n_pixels, K, seed))]
-    print(f"Comparing {len(entries)} inference models ({', '.join(e[0] for e in entries)}) on "
-          f"natural16, K = {K} latents, seed {seed}{' (quick sizes)' if args.quick else ''}\n"
-          f"  training (baselines, and the iP-VAE unless shipped): {budget.describe()}; "
-          f"digits8: {digits_budget.describe()}\n"
-          f"  iP-VAE natural16: {ipvae[0].description}\n"
-          f"  iP-VAE digits8: {ipvae[1].description}\n"
-          f"  evaluation: R^2 and %-zeros at t = {', '.join(map(str, size['steps']))} on "
-          f"{n_test:,} held-out patches of the train photographs and {n_test:,} of the test "
-          f"photographs (--n-test; one run of {record[-1] + 1:,} steps each); digits8 read-out "
-          f"on codes summed over {size['readout_steps']} steps\n"
-          f"  the iP-VAE runs as the Brian2 network (engine {args.engine}); baselines in numpy. "
-          f"Output: {args.out_dir}", flush=True)
-
-    def bar(total, desc, unit):
-        return tqdm(total=total, desc=desc, unit=unit, leave=False, position=1,
-                    dynamic_ncols=True, file=sys.stdout)
-
-    def advance(b, offset=0):
-        return lambda done: b.update(offset + int(done) - b.n)
-
-    rows, notes = [], []
-    outer = tqdm(total=len(entries), desc="models", unit="model", position=0,
-                 dynamic_ncols=True, file=sys.stdout)
-    try:
-        for name, natural_entry, digits_entry in entries:
-            t0 = time.perf_counter()
-            phases = []
-            outer.set_postfix_str(name)
-            with bar(budget.n_updates, f"{name}: train natural16", "step") as b:
-                model, note, history = mt.train_for_comparison(
-                    natural_entry, x_train, budget, seed=seed, progress=advance(b))
-            phases.append(time.perf_counter())
-            with bar(2 * n_test, f"{name}: evaluate", "patch") as b:
-                scores = mc.natural_scores(model, eval_sets, record, seed=seed + 1,
-                                           progress=advance(b))
-            phases.append(time.perf_counter())
-            # shipped parameters see the pixels they were fitted to, the others unit variance
-            shipped = isinstance(digits_entry, mt.IPVAESource) and not digits_entry.needs_training
-            digit_x = {split: digits[split].x / (1.0 if shipped else digits_scale)
-                       for split in ("train", "test")}
-            with bar(digits_budget.n_updates, f"{name}: train digits8", "step") as b:
-                digit_model, digit_note, _ = mt.train_for_comparison(
-                    digits_entry, digit_x["train"], digits_budget, seed=seed,
-                    progress=advance(b))
-            n_digits = digits["train"].n_stimuli + digits["test"].n_stimuli
-            with bar(n_digits, f"{name}: digits8 read-out", "digit") as b:
-                codes = {split: mc.summed_codes(
-                    digit_model, digit_x[split], size["readout_steps"], seed=seed + 2,
-                    progress=advance(b, 0 if split == "train" else digits["train"].n_stimuli))
-                    for split in ("train", "test")}
-            accuracy = readout_accuracy(codes["train"], digits["train"].labels,
-                                           codes["test"], digits["test"].labels)
-            rows.append(mc.ModelRow(name, note, scores, accuracy, time.perf_counter() - t0))
-            notes.append(f"{name}: natural16 {note}; digits8 {digit_note}; "
-                         f"settings {model.describe()}")
-            if history and np.isfinite(history[-1].get("r2_last", np.nan)):
-                notes[-1] += (f"; last training minibatch R^2 {history[-1]['r2_last']:.2f} "
-                              f"at t = {budget.steps - 1}")
-            phases = np.diff([t0, *phases, time.perf_counter()])
-            tqdm.write(f"  {name}: done in {sum(phases):.0f} s (training {phases[0]:.0f} s, "
-                       f"evaluation {phases[1]:.0f} s, digits8 {phases[2]:.0f} s; "
-                       f"test-image R^2 at t = {size['steps'][-1]}: "
-                       f"{scores['test images'].at(size['steps'][-1], 'r2'):.3f})",
-                       file=sys.stdout)
-            outer.update(1)
-    finally:
-        outer.close()
-    rows.append(mc.ModelRow("pixels", "raw pixels (no model)", {}, readout_accuracy(
-        digits["train"].x, digits["train"].labels, digits["test"].x, digits["test"].labels)))
-    wall = time.perf_counter() - start
-    notes = ([f"R² and %-zeros cells read 'train images / test images': {n_test:,} natural16 "
-              f"patches of the training photographs (held out from training) and {n_test:,} "
-              f"of the unseen test photographs. Step t = 0 is the code before any update.",
-              f"Lifetime and population sparseness (model.md formula, analysis.sparseness) of "
-              f"|code| at t = {size['steps'][-1]} on the test photographs; digits8 read-out: "
-              f"logistic regression on codes summed over t = 0..{size['readout_steps'] - 1}, "
-              f"trained on digits8 train, scored on digits8 test; the models see the digits "
-              f"divided by the train pixels' std ({digits_scale:.3f}, unit variance as "
-              f"natural16), shipped parameters the raw pixels.",
-              f"K = {K}, seed {seed}, wall time {wall / 60:.1f} min. Command: "
-              f"{args.command_line}"] + notes)
-    mc.write_csv(paths["csv"], rows, size["steps"])
-    mc.write_markdown(paths["md"], rows, size["steps"], notes=notes,
-                      title=f"Inference models on natural16 (K = {K})")
-    mc.plot_rate_distortion(rows, paths["png"], size["steps"])
-    print("\n" + mc.format_table(rows, size["steps"]) + "\n")
-    for note in notes:
-        print(f"- {note}")
-    print(f"\nDone: {len(entries)} models in {wall / 60:.1f} min. Wrote {paths['csv']}, "
-          f"{paths['md']} and {paths['png']}.")
+    import dataclasses
+    from ipvae_brian.cli.progress import ComparisonProgressBars
+    from ipvae_brian.workflows.model_comparison import (ModelComparisonOptions,
+                                                        run_model_comparison)
+    names = {field.name for field in dataclasses.fields(ModelComparisonOptions)}
+    options = ModelComparisonOptions(**{k: v for k, v in vars(args).items() if k in names})
+    bars = ComparisonProgressBars()
+    run_model_comparison(options, progress=bars, report=bars.write)
     return 0
 
 
 # --- learn and evaluate --------------------------------------------------------------------
 
-def training_sets(spec: str, n_train: int | None, n_test: int | None, seed: int):
-    """Train and test StimulusSets of a data set with splits (``natural16``, ``digits8``)."""
-    name = spec.split(":", 1)[0]
-    if ":" in spec:
-        raise_input(f"--stimuli names a data set with train and test splits (e.g. {name}); "
-                    f"learning uses both, so give no split (got {spec!r})")
-    from ipvae_brian.stimuli import catalog
-    if name not in ("natural16", "digits8"):
-        raise_input(f"--stimuli {spec!r}: learning needs a data set with train and test "
-                    f"splits; allowed: natural16, digits8")
-    return (catalog.load(f"{name}:train", n=n_train, seed=seed),
-            catalog.load(f"{name}:test", n=n_test, seed=seed))
-
-
 def cmd_learn(args) -> int:
+    import dataclasses
     import numpy as np
-    from tqdm import tqdm
     from ipvae_brian.analysis.dictionary_structure import plot_dictionary
-    from ipvae_brian.learning import alternation
-    from ipvae_brian.models.atomic_file import check_output_path
-    from ipvae_brian.models.parameters import IPVAEParameters
+    from ipvae_brian.cli.progress import LearningProgressBar
+    from ipvae_brian.learning.training_run import LearningOptions, epoch_line, run_learning
+    names = {field.name for field in dataclasses.fields(LearningOptions)}
+    options = LearningOptions(**{k: v for k, v in vars(args).items() if k in names})
 
-    if args.epochs < 1:
-        raise_input(f"--epochs must be a positive integer, got {args.epochs}")
-    out = check_output_path(args.out)
-    train, test = training_sets(args.stimuli, args.n_train, args.n_test, args.seed)
-    rule = alternation.LearningRule(steps=args.steps, batch_size=args.batch_size,
-                                    column_norm=args.column_norm,
-                                    dictionary_step=args.dictionary_step,
-                                    stability_margin=args.stability_margin,
-                                    decay_every=args.decay_every)
-    history = []
-    if os.path.exists(out) and not args.restart:
-        params = IPVAEParameters.load(out)
-        learning = params.provenance.get("learning")
-        if not learning or learning.get("seed") != args.seed or \
-                alternation.rule_from_provenance(params.provenance) != rule:
-            raise_input(f"{out} exists but was not written by `learn` with the same seed and "
-                        f"rule; pass --restart to overwrite it, or another --out")
-        if params.n_latents != args.latents or params.n_pixels != train.n_pixels:
-            raise_input(f"{out} holds K = {params.n_latents}, M = {params.n_pixels}; asked for "
-                        f"K = {args.latents}, M = {train.n_pixels}; pass --restart")
-        history = learning["history"]
-        say(args, f"Resuming {out} after epoch {len(history)} of {args.epochs}")
-    else:
-        probe = train.x[:rule.probe_size]
-        params = alternation.initial_parameters(train.n_pixels, args.latents, rule, args.seed,
-                                                probe)
-        params = params.replace(provenance={**params.provenance,
-                                            "command_line": args.command_line,
-                                            "stimuli": args.stimuli})
-    n_batches = max(1, train.n_stimuli // rule.batch_size)
-    say(args, f"Learning K = {args.latents} neurons on {train.name} ({train.n_stimuli:,} train, "
-              f"{test.n_stimuli:,} test stimuli, {train.image_shape[0]}x{train.image_shape[1]} "
-              f"pixels): {args.epochs} epochs of {n_batches} minibatches x {rule.batch_size} "
-              f"stimuli x {rule.steps} bins, seed {args.seed}\n"
-              f"  rule: column norm {rule.column_norm}, dictionary step {rule.dictionary_step}, "
-              f"eta from the stability margin {rule.stability_margin}, b = exp({rule.log_bias})\n"
-              f"  the Brian2 network simulates every minibatch ({args.engine} engine); "
-              f"parameters are saved to {out} after every epoch (rerun to resume)")
-    header = (f"{'epoch':>5} {'F train':>9} {'F test':>9} {'R2 test':>8} {'zeros':>6} "
-              f"{'runaway':>7} {'eta':>6} {'sigma':>6} {'u0 med':>6} {'s':>6}")
-    if history:
-        say(args, header)
-        for h in history:
-            say(args, _epoch_line(h))
-    bar = None if args.quiet else tqdm(total=(args.epochs - len(history)) * n_batches,
-                                       unit="batch", desc="learning", file=sys.stdout,
-                                       dynamic_ncols=True)
-    printed = [bool(history)]
-
-    def progress(epoch, done):
-        if bar is not None:
-            bar.n = (epoch - len_start) * n_batches + done
-            bar.refresh()
-
-    def on_epoch(p, hist):
-        p.save(out)
-        if not printed[0]:
-            (bar.write if bar is not None else print)(header)
-            printed[0] = True
+    def on_epoch(record, header):
+        if header:  # (shown even with --quiet, as it always was)
+            bar.write(header)
         if not args.quiet:
-            (bar.write if bar is not None else print)(_epoch_line(hist[-1]))
-
-    len_start = len(history)
-    simulate = alternation.brian_simulator(rule.steps, engine=args.engine)
-    try:
-        params = alternation.learn(params, train.x, test.x, rule, args.epochs, args.seed,
-                                   simulate, history=history, on_epoch=on_epoch,
-                                   progress=progress)
-    finally:
-        if bar is not None:
-            bar.close()
-    figure = os.path.splitext(out)[0] + "_dictionary.png"
-    plot_dictionary(params.Phi, train.image_shape, figure,
-                    usage=np.exp(params.u0),
-                    title=f"Phi of {out} (sorted by prior rate exp(u0))")
-    last = params.provenance["learning"]["history"][-1]
-    say(args, f"Done: {len(params.provenance['learning']['history'])} epochs; test free "
-              f"energy {last['free_energy_test']:.2f} nats per stimulus and bin, R^2 at the last "
-              f"training bin {last['r2_test']:.3f}, {100 * last['zeros_test']:.1f}% zeros. Wrote "
-              f"{out} and {figure}. Evaluate with: python run_sim.py evaluate --params {out}")
+            bar.write(epoch_line(record))
+    with LearningProgressBar(args.quiet) as bar:
+        result = run_learning(options, report=lambda message: say(args, message),
+                              progress=bar.update_to, on_epoch=on_epoch)
+    plot_dictionary(result.params.Phi, result.image_shape, result.dictionary_figure,
+                    usage=np.exp(result.params.u0),
+                    title=f"Phi of {result.path} (sorted by prior rate exp(u0))")
+    say(args, result.describe())
     return 0
-
-
-def _epoch_line(h: dict) -> str:
-    return (f"{h['epoch']:>5} {h['free_energy_train']:>9.2f} {h['free_energy_test']:>9.2f} "
-            f"{h['r2_test']:>8.3f} {100 * h['zeros_test']:>5.1f}% "
-            f"{h['runaways_train'] + h['runaways_test']:>7} {h['eta']:>6.3f} "
-            f"{h['sigma_mean']:>6.3f} {h['u0_median']:>6.2f} {h['seconds']:>6.0f}")
 
 
 def cmd_evaluate(args) -> int:
-    import numpy as np
-    from ipvae_brian.analysis.dictionary_structure import fraction_localised
-    from ipvae_brian.analysis.inference_quality import PAPER_BINS, PAPER_IPVAE, QualityByBin, \
-        plot_quality_by_bin
-    from ipvae_brian.models.atomic_file import check_output_path
-    from ipvae_brian.models.network import IPVAENetwork
-
-    if args.steps < 1:
-        raise_input(f"--steps must be a positive integer, got {args.steps}")
-    figure = check_output_path(args.figure) if args.figure else None
-    stimuli = load_stimuli(args.stimuli, args.n, args.seed)
-    args.random_params, args.latents = False, 512
-    params, source = load_parameters(args, stimuli.n_pixels)
-    if stimuli.n_pixels != params.n_pixels:
-        raise_input(f"the stimuli have {stimuli.n_pixels} pixels but the dictionary Phi has "
-                    f"{params.n_pixels} rows (M) (parameters: {source}): they must match")
-    if args.readout and (stimuli.labels is None or not stimuli.name.endswith(":test")):
-        raise_input(f"--readout needs the test split of a labelled data set (e.g. "
-                    f"digits8:test), got {stimuli.name!r}")
-    net = IPVAENetwork(params, args.steps, movie=stimuli.is_movie, engine=args.engine)
-    net.check_stimuli(stimuli.x)
-    engine = net.choose_engine(stimuli.n_stimuli)
-    lateral = net.choose_lateral(stimuli.n_stimuli)
-    summed = []       # counts summed over bins, the read-out's features (with --readout)
-    say(args, f"Evaluating {source} on {stimuli.n_stimuli:,} stimuli ({stimuli.name}) x "
-              f"{args.steps} bins, K = {params.n_latents}, discrete mode, exact Poisson counts, "
-              f"seed {args.seed}; engine {engine} ({net.engine_reason}); lateral term "
-              f"{lateral} ({net.lateral_reason})")
-    quality = QualityByBin(params.Phi, args.steps)
-    start = time.perf_counter()
-    with progress_bar(stimuli.n_stimuli, args.quiet) as bar:
-        for chunk in net.run(stimuli.x, seed=args.seed, progress=bar.update_to):
-            quality.add(stimuli.x[chunk.first:chunk.first + chunk.counts.shape[0]], chunk.counts)
-            if args.readout:
-                summed.append(chunk.counts.sum(axis=1, dtype=float))
-    bins = sorted(set(PAPER_BINS) | set(args.at or ()))
-    print(f"{'t':>5} {'R^2':>7} {'zeros':>7} {'rate':>7}   paper (R^2 / zeros)")
-    for row in quality.table(bins):
-        ref = PAPER_IPVAE.get(row["t"])
-        ref_text = f"{ref[0]:.2f} / {100 * ref[1]:.0f}%" if ref else ""
-        print(f"{row['t']:>5} {row['r2']:>7.3f} {100 * row['zeros']:>6.1f}% {row['rate']:>7.3f}"
-              f"   {ref_text}")
-    localised = fraction_localised(params.Phi)
-    say(args, f"{100 * localised:.1f}% of the dictionary's columns are localised (top 20% of "
-              f"pixels hold >= 70% of the squared weight). {time.perf_counter() - start:.0f} s.")
-    if figure:
-        plot_quality_by_bin(quality.r2, quality.zeros, figure,
-                            title=f"{os.path.basename(str(source))} on {stimuli.name}")
-        say(args, f"wrote {figure}")
-    if args.readout:
-        linear_readout_report(args, net, stimuli, np.concatenate(summed))
+    import dataclasses
+    from ipvae_brian.analysis.evaluation import (EvaluationOptions, readout_versus_pixels,
+                                                 run_evaluation)
+    names = {field.name for field in dataclasses.fields(EvaluationOptions)}
+    options = EvaluationOptions(**{k: v for k, v in vars(args).items() if k in names})
+    evaluation = run_evaluation(options, report=lambda message: say(args, message),
+                                progress_bar=lambda total: progress_bar(total, args.quiet))
+    print(evaluation.table())
+    say(args, evaluation.dictionary_line())
+    if evaluation.figure:
+        say(args, f"wrote {evaluation.figure}")
+    if options.readout:
+        print(readout_versus_pixels(evaluation).describe())
     return 0
-
-
-def linear_readout_report(args, net, test, test_features):
-    """Logistic read-out of the counts summed over bins vs raw pixels (train -> test split).
-
-    ``test_features`` are the evaluated test stimuli's counts summed over bins; the train
-    split runs through the same network and seed."""
-    from ipvae_brian.analysis.linear_readout import readout_accuracy
-    name = test.name.split(":", 1)[0]
-    train = load_stimuli(f"{name}:train", None, args.seed)
-    counts, _ = net.simulate(train.x, seed=args.seed)
-    codes = readout_accuracy(counts.sum(axis=1, dtype=float), train.labels, test_features,
-                             test.labels)
-    pixels = readout_accuracy(train.x, train.labels, test.x, test.labels)
-    print(f"Linear read-out (logistic regression, trained on {train.n_stimuli:,} {name} train "
-          f"stimuli, scored on {test.n_stimuli:,} test stimuli): counts summed over "
-          f"{args.steps} bins {100 * codes:.1f}%, raw pixels {100 * pixels:.1f}%")
 
 
 # --- the parser ----------------------------------------------------------------------------
@@ -811,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_sim.py", description="The iterative Poisson VAE (Vafaii, Galor & Yates 2025) "
         "as a Brian2 spiking network.", formatter_class=fmt)
+    from ipvae_brian import __version__
+    parser.add_argument("--version", action="version", version=f"ipvae-brian {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add_input_arguments(p):
@@ -963,8 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run one V1 experiment (protocols in analysis/experiments.py): generate "
         "its stimuli at the parameters' image size (sqrt(M) x sqrt(M)), run the network, write "
         "its recordings and a figure to --out-dir, and print the per-neuron statistics.")
-    experiment.add_argument("name", choices=V1_EXPERIMENTS, metavar="NAME",
-                            help="one of: " + ", ".join(V1_EXPERIMENTS))
+    from ipvae_brian.analysis.experiments import EXPERIMENT_NAMES
+    experiment.add_argument("name", choices=EXPERIMENT_NAMES, metavar="NAME",
+                            help="one of: " + ", ".join(EXPERIMENT_NAMES))
     add_v1_arguments(experiment, "v1_experiments")
     experiment.set_defaults(func=cmd_experiment)
 

@@ -1,6 +1,6 @@
 r"""The Gaussian iterative VAE (iG-VAE) and its rectified variant (iG-relu).
 
-The Gaussian counterpart of the iP-VAE's inference (model.md), as the authors
+The Gaussian counterpart of the iP-VAE's inference (docs/model.md), as the authors
 define it for their comparison models (Vafaii, Galor & Yates 2025; their
 ``main/layers.py``, ``GaussianLayer`` with ``inf_type = 'grad'``, one inner
 iteration).
@@ -15,7 +15,7 @@ started at the prior (mu_0, xi_0) = (mu0, log s0).
 
 Derivation. Each step takes one natural-gradient step on the free energy
 F = E_q[l(z)] + beta KL(q || q_prev), l(z) = ||x - Phi f(z)||^2 / (2 sigma^2),
-online as in model.md: the prior of step t is the posterior of step t - 1, so
+online as in docs/model.md: the prior of step t is the posterior of step t - 1, so
 with one inner iteration the KL gradient is zero where it is taken and only the
 reconstruction term acts (the authors' "BONG" branch). With the reparameterised
 sample z = mu + s * eps, eps ~ N(0, I), one-sample gradients are
@@ -44,7 +44,7 @@ posterior mean through f (default), or the sample's a_t (``decode="sample"``).
 
 Poisson counterpart: for q = Poisson(exp(u)) the Fisher information in u is the
 rate lambda = exp(u) and the gradient of E_q[l] in u is lambda dl/dlambda, so the
-natural gradient is dl/dz = -Phi^T e: model.md's du = eta (Phi^T e - b). The
+natural gradient is dl/dz = -Phi^T e: docs/model.md's du = eta (Phi^T e - b). The
 Gaussian's factor s^2 on the mean is the same inverse Fisher. Because E[dxi] =
 -(eta/2) s^2 diag(Phi^T Phi) / sigma^2 < 0 for f = identity, the posterior
 narrows as evidence accumulates (precision 1/s^2 grows by about

@@ -75,7 +75,7 @@ class LCA(InferenceModel):
         ||x|| ~ 13): measured after 250 Hebbian steps of 200 patches (K = 512, T = 16), test
         R^2 0.72 / 0.76 / 0.76 at 87% / 91% / 91% zeros at t = 16 / 128 / 1,000, on the
         front of scikit-learn's dictionary learning (0.78 at 91% zeros,
-        ``learning_notes.md``).
+        ``docs/learning.md``).
     step : float, optional
         h = dt / tau. Default min(1, 1 / lambda_max(Phi^T Phi)): inside the stability
         region above for every active set (lambda_max(Phi_A^T Phi_A) <= lambda_max(Phi^T
