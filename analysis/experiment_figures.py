@@ -13,6 +13,7 @@ from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from ipvae_brian.analysis.moving_bar_response import plot_direction_polar
 from ipvae_brian.analysis.raster import save_figure
+from ipvae_brian.models.config import BIN_WIDTH_S
 
 FONT_SMALL, FONT_LABEL, FONT_TITLE = 9.0, 10.0, 10.5
 #: Colours of example neurons.
@@ -121,7 +122,7 @@ def f1f0_figure(path, ratio, examples, tf):
     keys = _examples(list(examples), np.nan_to_num(ratio), 4)
     for color, k in zip(COLORS, keys):
         trace = examples[int(k)]
-        t = np.arange(trace.size) * 0.025
+        t = np.arange(trace.size) * BIN_WIDTH_S
         ax.plot(t, trace, color=color, label=f"#{k}: F1/F0 {ratio[k]:.2f}")
     if keys.size:
         ax.legend(fontsize=FONT_SMALL - 1, frameon=False)

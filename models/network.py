@@ -283,6 +283,75 @@ class IPVAENetwork:
             o.network.add(o.onset_reset)
         return o
 
+    def build_for_stimuli(self, x: np.ndarray, seed: int | None = 0,
+                          first_stimulus: int = 0) -> types.SimpleNamespace:
+        """The Brian2 objects set up to run the stimuli ``x`` in your own Brian2 script.
+
+        :meth:`build_objects`, plus the drive of ``x``, the seed and the namespace set as
+        :meth:`run` sets them (runtime device). Add your own monitors, groups and
+        synapses to ``objects.network``, change a variable (``objects.latents.eta``), then
+        ``objects.network.run(objects.duration, namespace=objects.namespace)``.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, M), or (N, T, M) for movies
+        seed : int or None
+            Seed of the Poisson draws (None: fresh entropy).
+        first_stimulus : int
+            Index of ``x[0]`` in a larger set (selects the random streams).
+
+        Returns
+        -------
+        types.SimpleNamespace
+            The objects of :meth:`build_objects` (``latents``, ``lateral``, ``streams``,
+            ..., ``network``) and ``feedforward`` (the drive ``TimedArray``),
+            ``namespace`` (dict, :meth:`namespace`), ``duration`` (N T tau, a Brian2
+            quantity), ``n_stimuli``.
+
+        Notes
+        -----
+        The conventions a script must keep (this method keeps them):
+
+        - the equations read the drive Phi^T x / sigma^2 as ``feedforward(t - t_chunk,
+          i)``, so it must be a ``TimedArray`` named ``feedforward``, one row (K values)
+          per stimulus held for T tau (``dt = T * bin_width``: a stimulus lasts T bins),
+          or for movies one row per frame held for tau; ``t_chunk`` (0 here) is when the
+          run started;
+        - the constants and functions the equations name (``feedforward``, ``tau``,
+          ``softplus``, ``c_u``, ...) are passed with ``run(..., namespace=...)``, not
+          taken from the script's globals;
+        - seeding: ``streams.stream_key = stream_key(seed)`` and ``streams.stimulus`` =
+          the index of ``x[0]``; every stimulus then draws from its own stream, so the
+          counts equal those of :meth:`run` for the same seed;
+        - time: stimulus n occupies [n T tau, (n + 1) T tau); u is reset to u0 at each
+          onset (not in streaming mode). t counts updates: the counts of bin t are
+          drawn from u_t, the potential after t updates (bin 0 draws from u0). A
+          ``StateMonitor`` of ``u`` with ``when="before_thresholds", order=-1`` and
+          ``dt`` = tau records u_t; in discrete mode one of ``z`` with
+          ``when="before_synapses"`` records the counts (:meth:`monitors`).
+
+        Examples
+        --------
+        >>> from brian2 import StateMonitor
+        >>> net = IPVAENetwork(IPVAEParameters.random(16, 8, seed=0), steps=4)
+        >>> objects = net.build_for_stimuli(np.zeros((2, 16)), seed=1)
+        >>> u = StateMonitor(objects.latents, "u", record=True, when="before_thresholds",
+        ...                  order=-1)
+        >>> objects.network.add(u)
+        >>> objects.network.run(objects.duration, namespace=objects.namespace)
+        >>> u.u.shape                    # (K, N T): u_t of every neuron and bin
+        (8, 8)
+        """
+        frames, key = self.prepare(x, seed, first_stimulus=first_stimulus)
+        o = self.build_objects()
+        o.n_stimuli = len(frames) // (self.steps if self.movie else 1)
+        o.feedforward = TimedArray(frames, dt=self.frame_dt(), name="feedforward")
+        o.streams.stream_key = key
+        o.streams.stimulus = int(first_stimulus)
+        o.namespace = self.namespace(o.feedforward, o)
+        o.duration = o.n_stimuli * self.steps * self.bin_width
+        return o
+
     def _create_objects(self) -> None:
         """Runtime engine: build the objects and keep them as attributes of the network."""
         o = self.build_objects()

@@ -431,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     experiment = sub.add_parser(
         "experiment", formatter_class=fmt, help="run one V1 experiment on the network",
-        description="Run one V1 experiment (protocols in analysis/experiments.py): generate "
+        description="Run one V1 experiment (protocols in analysis/experiments/): generate "
         "its stimuli at the parameters' image size (sqrt(M) x sqrt(M)), run the network, write "
         "its recordings and a figure to --out-dir, and print the per-neuron statistics.")
     from ipvae_brian.analysis.experiments import EXPERIMENT_NAMES
