@@ -11,6 +11,9 @@ Discrete-mode recordings have no spike times: each bin's count is drawn as
 ticks spread evenly within the bin (:mod:`analysis.spike_trains`), the bin
 edges are drawn as faint lines and a note under the title says so.
 
+Results held in memory (the Python API) need no file: :func:`plot_raster_from_result`
+draws a ``SimulationResult`` with its stimuli.
+
 The figure is built on matplotlib's Agg canvas without pyplot's global state,
 with the axes placed in inches (so that movie frames keep square pixels), fonts
 of at least 9 pt, and saved at 200 dpi with ``bbox_inches="tight"`` so that no
@@ -27,7 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ipvae_brian.analysis.spike_statistics import psth
-from ipvae_brian.analysis.spike_trains import read_spike_trains
+from ipvae_brian.analysis.spike_trains import read_spike_trains, recording_from_result
 from ipvae_brian.analysis.stimulus_figures import stimulus_label
 from ipvae_brian.models.atomic_file import atomic_output
 from ipvae_brian.models.errors import SimulationInputError
@@ -77,8 +80,10 @@ def plot_raster(recording, stimulus: int = 0, neurons=None, sort: str = "first-s
 
     Parameters
     ----------
-    recording : Recording or str or os.PathLike
-        A recording (continuous or discrete mode) or its path.
+    recording : Recording or InMemoryRecording or str or os.PathLike
+        A recording (continuous or discrete mode), its path, or results held in memory
+        with their stimuli (:func:`~ipvae_brian.analysis.spike_trains.recording_from_arrays`;
+        for a ``SimulationResult`` see :func:`plot_raster_from_result`).
     stimulus : int
         Index of the stimulus (0 to N - 1).
     neurons : None, str, slice or sequence of int
@@ -113,6 +118,9 @@ def plot_raster(recording, stimulus: int = 0, neurons=None, sort: str = "first-s
         with Recording.open(recording) as rec:
             return plot_raster(rec, stimulus, neurons, sort, psth_bin_width)
     rec = recording
+    if rec.stimuli is None:
+        raise SimulationInputError("a raster draws the stimulus above the spikes: give the "
+                                   "stimuli with the in-memory results")
     n_stimuli = int(rec.counts.shape[0])
     if isinstance(stimulus, bool) or int(stimulus) != stimulus or not 0 <= stimulus < n_stimuli:
         raise SimulationInputError(
@@ -259,6 +267,38 @@ def plot_raster(recording, stimulus: int = 0, neurons=None, sort: str = "first-s
     fig.raster_spike_count = int(times.size)
     fig.raster_order = trains.neurons[order]
     return fig
+
+
+def plot_raster_from_result(result, stimuli, stimulus: int = 0, neurons=None,
+                            sort: str = "first-spike", psth_bin_width: float | None = None,
+                            name: str = "in-memory results") -> Figure:
+    """:func:`plot_raster` of a simulation held in memory: no file needed.
+
+    Parameters
+    ----------
+    result : SimulationResult
+        What :func:`ipvae_brian.models.simulation.simulate` returned with its counts kept
+        (the default without ``out``); continuous mode gives the recorded spike times,
+        discrete mode ticks spread within the bins.
+    stimuli : StimulusSet or ndarray, shape (N, M) or (N, T, M)
+        The stimuli given to ``simulate`` (drawn above the raster).
+    stimulus, neurons, sort, psth_bin_width
+        As for :func:`plot_raster`.
+    name : str
+        Shown in the title in place of a file name.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        As :func:`plot_raster`; save it with :func:`save_figure`.
+
+    Examples
+    --------
+    >>> result = simulate(params, x, RunConfig(steps=16, dt=0.0005))  # doctest: +SKIP
+    >>> save_figure(plot_raster_from_result(result, x, stimulus=0), "raster.png")  # doctest: +SKIP
+    """
+    return plot_raster(recording_from_result(result, stimuli, name), stimulus, neurons, sort,
+                       psth_bin_width)
 
 
 def save_figure(fig: Figure, path) -> str:

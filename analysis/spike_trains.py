@@ -21,6 +21,11 @@ flagged (:attr:`RecordedSpikeTrains.times_from_counts`, the Neo annotation
 statistics (CV, LV) of such ticks describe the counts' placement, not a
 neuron's timing.
 
+Results held in memory (the Python API's
+:class:`~ipvae_brian.models.simulation.SimulationResult`, or bare arrays) are read the
+same way through :class:`InMemoryRecording` (:func:`recording_from_result`,
+:func:`spike_trains_from_result`); no file is needed.
+
 Session time: stimulus n starts at ``n T tau`` of the run (the network runs
 the stimuli back to back), so ``onset(n) + t`` puts every spike on one time
 axis (used by the NWB export).
@@ -279,8 +284,9 @@ def read_spike_trains(recording, stimuli=None, neurons=None) -> RecordedSpikeTra
 
     Parameters
     ----------
-    recording : Recording or str or os.PathLike
-        An open :class:`~models.recording.Recording` or the path of one.
+    recording : Recording or InMemoryRecording or str or os.PathLike
+        An open :class:`~models.recording.Recording`, the path of one, or results held
+        in memory (:func:`recording_from_result`, :func:`recording_from_arrays`).
     stimuli : None, int, slice or sequence of int
         Stimulus indices (default: all N).
     neurons : None, str, slice, int or sequence of int
@@ -359,3 +365,140 @@ def read_spike_trains(recording, stimuli=None, neurons=None) -> RecordedSpikeTra
                                offsets=offsets, stimuli=stim_idx, neurons=neuron_idx,
                                duration=T * bin_width, bin_width=bin_width, dt=dt,
                                times_from_counts=from_counts)
+
+
+# --- in memory: results of the Python API, no file -------------------------------------------
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class InMemoryRecording:
+    """Simulation results held in memory, readable wherever a :class:`Recording` is.
+
+    :func:`read_spike_trains` and :func:`ipvae_brian.analysis.raster.plot_raster` read
+    ``counts``, ``attrs``, ``spikes``, ``stimuli`` and ``path`` of a recording; this class
+    gives arrays those names, so the same code reads a file and a
+    :class:`~ipvae_brian.models.simulation.SimulationResult`. Build one with
+    :func:`recording_from_result` or :func:`recording_from_arrays`.
+
+    Attributes
+    ----------
+    counts : ndarray, shape (N, T, K)
+        Spike counts z_t per bin.
+    attrs : dict
+        ``bin_width`` and ``dt`` (s) and ``mode`` ("discrete" or "continuous"), as a
+        recording's root attributes.
+    spikes : dict of ndarray or None
+        Continuous mode: ``{"times", "neurons", "stimuli"}``, one entry per spike, in
+        stimulus order (as :func:`~ipvae_brian.models.simulation.simulate` keeps them).
+    stimuli : StimulusSet or None
+        The stimuli (needed for a raster's stimulus panel, not for spike trains).
+    path : str
+        A name for figure titles (there is no file).
+    """
+
+    counts: np.ndarray
+    attrs: dict
+    spikes: dict | None = None
+    stimuli: object = None
+    path: str = "in-memory results"
+
+
+def recording_from_arrays(counts, bin_width: float, dt: float | None = None,
+                          spike_times=None, spike_neurons=None, spike_stimuli=None,
+                          stimuli=None, name: str = "in-memory results") -> InMemoryRecording:
+    """Counts (and spike times) held in memory, seen as a recording.
+
+    Parameters
+    ----------
+    counts : ndarray, shape (N, T, K)
+    bin_width : float
+        tau, seconds.
+    dt : float, optional
+        Simulation time step, seconds (default ``bin_width``).
+    spike_times, spike_neurons, spike_stimuli : ndarray, shape (S,), optional
+        Continuous mode: every spike's time (s from its stimulus's onset), neuron and
+        stimulus, in stimulus order. Without them the counts are drawn as ticks spread
+        evenly within their bins (module docstring).
+    stimuli : StimulusSet or ndarray, shape (N, M) or (N, T, M), optional
+        The stimuli shown (for a raster's stimulus panel).
+    name : str
+        Shown in figure titles in place of a file name.
+
+    Returns
+    -------
+    InMemoryRecording
+
+    Examples
+    --------
+    >>> rec = recording_from_arrays(np.array([[[0, 2]]]), bin_width=0.025)
+    >>> read_spike_trains(rec).train(0, 1)        # 2 ticks spread within the 25 ms bin
+    array([0.00625, 0.01875])
+    """
+    counts = np.asarray(counts)
+    if counts.ndim != 3:
+        raise SimulationInputError(f"counts must be N x T x K, got shape {counts.shape}")
+    bin_width = float(bin_width)
+    dt = bin_width if dt is None else float(dt)
+    given = [a is not None for a in (spike_times, spike_neurons, spike_stimuli)]
+    if any(given) and not all(given):
+        raise SimulationInputError("spike_times, spike_neurons and spike_stimuli go together")
+    spikes = None
+    if all(given):
+        spikes = {"times": np.asarray(spike_times, dtype=np.float64),
+                  "neurons": np.asarray(spike_neurons), "stimuli": np.asarray(spike_stimuli)}
+    if stimuli is not None:
+        from ipvae_brian.models.simulation import as_stimulus_set
+        stimuli = as_stimulus_set(stimuli)
+        if stimuli.n_stimuli != counts.shape[0]:
+            raise SimulationInputError(f"{stimuli.n_stimuli} stimuli but counts for "
+                                       f"{counts.shape[0]}: they must match")
+    attrs = {"bin_width": bin_width, "dt": dt,
+             "mode": "continuous" if spikes is not None else "discrete"}
+    return InMemoryRecording(counts=counts, attrs=attrs, spikes=spikes, stimuli=stimuli,
+                             path=name)
+
+
+def recording_from_result(result, stimuli=None,
+                          name: str = "in-memory results") -> InMemoryRecording:
+    """A :class:`~ipvae_brian.models.simulation.SimulationResult` seen as a recording.
+
+    Parameters
+    ----------
+    result : SimulationResult
+        Of a run that kept its counts in memory (``simulate(..., keep=True)``, the
+        default without ``out``); continuous mode (``RunConfig(dt=...)``) adds the spikes.
+    stimuli : StimulusSet or ndarray, optional
+        The stimuli the run was given (for a raster's stimulus panel).
+    name : str
+        Shown in figure titles.
+
+    Returns
+    -------
+    InMemoryRecording
+    """
+    if result.counts is None:
+        raise SimulationInputError("the result holds no counts: simulate with keep=True, "
+                                   "or read the recording it wrote")
+    return recording_from_arrays(result.counts, result.config.bin_width, result.config.dt,
+                                 result.spike_times, result.spike_neurons,
+                                 result.spike_stimuli, stimuli=stimuli, name=name)
+
+
+def spike_trains_from_result(result, stimuli=None, neurons=None) -> RecordedSpikeTrains:
+    """Spike trains of a :class:`~ipvae_brian.models.simulation.SimulationResult`.
+
+    :func:`read_spike_trains` of :func:`recording_from_result`; ``.to_neo()`` gives Neo
+    ``SpikeTrain`` objects.
+
+    Parameters
+    ----------
+    result : SimulationResult
+    stimuli : None, int, slice or sequence of int
+        Stimulus indices (default: all N).
+    neurons : None, str, slice, int or sequence of int
+        Neuron indices (default: all K); see :func:`select_neurons`.
+
+    Returns
+    -------
+    RecordedSpikeTrains
+    """
+    return read_spike_trains(recording_from_result(result), stimuli, neurons)

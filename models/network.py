@@ -259,7 +259,7 @@ class IPVAENetwork:
         ``network`` holding them all (monitors are added per run).
         """
         if self.lateral == "auto":
-            raise RuntimeError("resolve lateral='auto' with choose_lateral() before building")
+            raise RuntimeError('resolve lateral="auto" with resolve(n_stimuli) before building')
         o = types.SimpleNamespace()
         o.latents = LatentPopulation(self.params, self.bin_width, dt=self.dt)
         o.lateral = LateralInhibition(o.latents, self.params, propagation=self.lateral)
@@ -287,10 +287,10 @@ class IPVAENetwork:
                           first_stimulus: int = 0) -> types.SimpleNamespace:
         """The Brian2 objects set up to run the stimuli ``x`` in your own Brian2 script.
 
-        :meth:`build_objects`, plus the drive of ``x``, the seed and the namespace set as
-        :meth:`run` sets them (runtime device). Add your own monitors, groups and
-        synapses to ``objects.network``, change a variable (``objects.latents.eta``), then
-        ``objects.network.run(objects.duration, namespace=objects.namespace)``.
+        :meth:`build_objects` plus the drive, the seed and the namespace, set as
+        :meth:`run` sets them. Add monitors, groups and synapses to ``objects.network``,
+        change a variable (``objects.latents.eta``), then run it for
+        ``objects.duration`` with ``namespace=objects.namespace``.
 
         Parameters
         ----------
@@ -303,32 +303,23 @@ class IPVAENetwork:
         Returns
         -------
         types.SimpleNamespace
-            The objects of :meth:`build_objects` (``latents``, ``lateral``, ``streams``,
-            ..., ``network``) and ``feedforward`` (the drive ``TimedArray``),
-            ``namespace`` (dict, :meth:`namespace`), ``duration`` (N T tau, a Brian2
-            quantity), ``n_stimuli``.
+            The objects of :meth:`build_objects`, and ``feedforward`` (the drive),
+            ``namespace`` (:meth:`namespace`), ``duration`` (N T tau), ``n_stimuli``.
 
         Notes
         -----
-        The conventions a script must keep (this method keeps them):
-
-        - the equations read the drive Phi^T x / sigma^2 as ``feedforward(t - t_chunk,
-          i)``, so it must be a ``TimedArray`` named ``feedforward``, one row (K values)
-          per stimulus held for T tau (``dt = T * bin_width``: a stimulus lasts T bins),
-          or for movies one row per frame held for tau; ``t_chunk`` (0 here) is when the
-          run started;
-        - the constants and functions the equations name (``feedforward``, ``tau``,
-          ``softplus``, ``c_u``, ...) are passed with ``run(..., namespace=...)``, not
-          taken from the script's globals;
-        - seeding: ``streams.stream_key = stream_key(seed)`` and ``streams.stimulus`` =
-          the index of ``x[0]``; every stimulus then draws from its own stream, so the
-          counts equal those of :meth:`run` for the same seed;
-        - time: stimulus n occupies [n T tau, (n + 1) T tau); u is reset to u0 at each
-          onset (not in streaming mode). t counts updates: the counts of bin t are
-          drawn from u_t, the potential after t updates (bin 0 draws from u0). A
-          ``StateMonitor`` of ``u`` with ``when="before_thresholds", order=-1`` and
-          ``dt`` = tau records u_t; in discrete mode one of ``z`` with
-          ``when="before_synapses"`` records the counts (:meth:`monitors`).
+        The conventions (kept here; a script doing it by hand must keep them):
+        the equations read the drive Phi^T x / sigma^2 as ``feedforward(t - t_chunk,
+        i)``: a ``TimedArray`` named ``feedforward``, one row per stimulus held for its
+        T bins (``dt = T * bin_width``; movies: one row per frame, ``dt = bin_width``),
+        ``t_chunk`` = 0, the start of the run. The constants and functions the
+        equations name come from ``run(..., namespace=...)``, not from globals. Seeding:
+        ``streams.stream_key = stream_key(seed)``, ``streams.stimulus`` = the index of
+        ``x[0]``; each stimulus draws from its own stream, so the counts equal
+        :meth:`run`'s. Stimulus n occupies [n T tau, (n + 1) T tau), u <- u0 at its
+        onset (unless streaming). t counts updates: the counts of bin t are drawn from
+        u_t, the potential after t updates, which a ``StateMonitor`` of ``u`` with
+        ``when="before_thresholds", order=-1`` records (:meth:`monitors`).
 
         Examples
         --------
