@@ -20,6 +20,9 @@ silently replaced.
 Axes (``--set NAME=v1,v2,...``), see :data:`SWEEP_AXES`. Scalar values set every
 neuron's entry of a per-neuron parameter (``log_bias``, ``u0``).
 
+:func:`run_sweep` is the whole command as one call (:class:`SweepOptions` in, a
+:class:`SweepResult` out); :class:`ParameterSweep` is the grid, its files and its table.
+
 References
 ----------
 Vafaii, Galor & Yates (2025), "Brain-like variational inference", arXiv:2410.19315
@@ -27,6 +30,7 @@ Vafaii, Galor & Yates (2025), "Brain-like variational inference", arXiv:2410.193
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -34,14 +38,20 @@ import itertools
 import json
 import math
 import os
+import time
+from typing import Callable
 
 import numpy as np
 
-from ipvae_brian.analysis.metrics import fraction_zeros, r_squared
 from ipvae_brian.models.atomic_file import atomic_output
+from ipvae_brian.models.config import THREADS_PER_SIMULATION, RunConfig
 from ipvae_brian.models.errors import FileFormatError, ParameterError, SimulationInputError
 from ipvae_brian.models.parameters import IPVAEParameters
 from ipvae_brian.models.recording import Recording
+from ipvae_brian.models.run_summary import summarise_recording
+from ipvae_brian.models.shipped import resolve_parameters
+from ipvae_brian.models.simulation import Simulation
+from ipvae_brian.stimuli import catalog
 
 #: What each sweep axis sets.
 SWEEP_AXES = {
@@ -313,38 +323,190 @@ def summary_markdown(rows, columns) -> str:
     return "\n".join(lines) + "\n" + legend
 
 
-def summarise_recording(path, block: int = 256) -> dict:
-    """Summary numbers of one recording, read in blocks of ``block`` stimuli.
+# --- the sweep as one call ---------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class SweepOptions:
+    """What to sweep and how to run it (the options of ``run_sim.py sweep``).
+
+    Attributes
+    ----------
+    axes : sequence of str
+        ``NAME=v1,v2,...`` items, one per axis (:func:`parse_axes`).
+    out : str
+        Output folder (created; its parent must exist).
+    stimuli : str
+        Stimulus spec (:func:`ipvae_brian.stimuli.catalog.load`).
+    n : int, optional
+        Use only the first N stimuli.
+    params : str, optional
+        Base parameter file; None: the shipped parameters for the stimulus size.
+    random_params : bool
+        Seeded random base parameters (needed for a ``latents`` axis).
+    latents : int
+        K of random parameters (unless ``latents`` is an axis).
+    steps : int, optional
+        T, bins per stimulus (default 128, or a movie's frame count).
+    seed : int
+        Base seed of the draws and of random parameters.
+    engine, lateral : str
+        As :class:`~ipvae_brian.models.config.RunConfig`'s.
+    workers, scheduler, chunk_size : optional
+        Where and in what pieces the chunks run (:class:`RunConfig`).
+    command_line : str
+        Stored in every recording.
+    """
+
+    axes: tuple
+    out: str = "sweep"
+    stimuli: str = "natural16:test"
+    n: int | None = None
+    params: str | None = None
+    random_params: bool = False
+    latents: int = 512
+    steps: int | None = None
+    seed: int = 0
+    engine: str = "auto"
+    lateral: str = "auto"
+    workers: int | None = None
+    scheduler: str | None = None
+    chunk_size: int | None = None
+    command_line: str = ""
+
+
+@dataclasses.dataclass
+class SweepResult:
+    """What :func:`run_sweep` did.
+
+    Attributes
+    ----------
+    rows : list of dict
+        The summary table (:meth:`ParameterSweep.summarise`), one row per point.
+    csv_path, md_path : str
+        The summary files.
+    simulated, reused : int
+        Points simulated now, and points found complete and kept.
+    seconds : float
+        Wall time of the simulations.
+    """
+
+    rows: list
+    csv_path: str
+    md_path: str
+    simulated: int
+    reused: int
+    seconds: float
+
+    def describe(self) -> str:
+        """One line per point (R^2, zeros, rate, status) and a closing line."""
+        width = max(len(r["point"]) for r in self.rows)
+        lines = [f"  {r['point']:<{width}}  R^2 {r['r2_mean']:.3f} (median "
+                 f"{r['r2_median']:.3f}), {r['zeros_last_pct']:.1f}% zeros at the last bin, "
+                 f"{r['mean_count']:.3f} spikes/neuron/bin ({r['rate_hz']:.2f} Hz)  "
+                 f"[{r['status']}]" for r in self.rows]
+        lines.append(f"Done: {self.simulated} point(s) simulated in {self.seconds:.1f} s, "
+                     f"{self.reused} reused. Summary: {self.csv_path}, {self.md_path}")
+        return "\n".join(lines)
+
+
+def _no_progress_bar(total: int):
+    return contextlib.nullcontext(None)
+
+
+def run_sweep(options: SweepOptions, report: Callable[[str], None] | None = None,
+              progress_bar: Callable | None = None) -> SweepResult:
+    """Simulate every point of the grid not yet complete, then write the summary table.
+
+    Parameters
+    ----------
+    options : SweepOptions
+    report : callable, optional
+        Called with each line of news (the grid, the engine, the point being simulated).
+    progress_bar : callable, optional
+        ``progress_bar(n_stimuli)`` -> a context manager around one point's simulation
+        whose value has ``update_to(stimuli_done)`` (e.g.
+        :class:`ipvae_brian.cli.progress.progress_bar`).
 
     Returns
     -------
-    dict
-        r2_mean, r2_median (nan if every stimulus is constant), zeros_last_pct,
-        zeros_all_pct, mean_count (spikes per neuron per bin), rate_hz (mean_count /
-        bin width in s), runaways (stimuli with a count >= exp(c_u) / 2), n_stimuli.
+    SweepResult
+
+    Raises
+    ------
+    SimulationInputError
+        Bad options, stimuli or parameters, or a recording in ``out`` made with other
+        settings.
     """
-    with Recording.open(path) as rec:
-        counts, params = rec.counts, rec.params
-        N, T, K = counts.shape
-        x = rec.stimuli.x
-        last_x = x[:, -1] if x.ndim == 3 else x
-        ceiling = 0.5 * np.exp(params.c_u)
-        r2, zeros_last, zeros_all, total, runaways = [], 0.0, 0.0, 0.0, 0
-        for first in range(0, N, block):
-            c = counts[first:first + block]
-            n = c.shape[0]
-            x_hat = c[:, -1].astype(np.float64) @ params.Phi.T
-            r2.append(r_squared(last_x[first:first + n], x_hat))
-            zeros_last += fraction_zeros(c[:, -1]) * n
-            zeros_all += fraction_zeros(c) * n
-            total += float(c.sum(dtype=np.float64))
-            runaways += int(np.count_nonzero(c.max(axis=(1, 2)) >= ceiling))
-        bin_width = float(rec.attrs.get("bin_width", np.nan))
-    r2 = np.concatenate(r2)
-    defined = np.isfinite(r2)
-    mean_count = total / (N * T * K)
-    return {"r2_mean": float(np.mean(r2[defined])) if defined.any() else float("nan"),
-            "r2_median": float(np.median(r2[defined])) if defined.any() else float("nan"),
-            "zeros_last_pct": 100 * zeros_last / N, "zeros_all_pct": 100 * zeros_all / N,
-            "mean_count": mean_count, "rate_hz": mean_count / bin_width,
-            "runaways": runaways, "n_stimuli": N}
+    report = report or (lambda message: None)
+    progress_bar = progress_bar or _no_progress_bar
+    # the run's options are checked first (workers, scheduler, chunk size)
+    config = RunConfig(engine=options.engine, lateral=options.lateral,
+                       chunk_size=options.chunk_size, workers=options.workers,
+                       scheduler=options.scheduler)
+    axes = parse_axes(options.axes)
+    if "latents" in axes and options.params:
+        raise SimulationInputError("--set latents needs random parameters; a --params file "
+                                   "fixes K")
+    if options.steps is not None and options.steps < 1:
+        raise SimulationInputError(f"--steps must be a positive integer, got {options.steps}")
+    if options.n is not None and options.n < 1:
+        raise SimulationInputError(f"--n must be a positive integer, got {options.n}")
+    stimuli = catalog.load(options.stimuli, n=options.n, seed=options.seed)
+    steps = options.steps or stimuli.n_frames or 128
+    config = config.replace(steps=steps)
+    sources, cache = {}, {}
+
+    def parameters(K):
+        if K not in cache:
+            cache[K], sources[K], note = resolve_parameters(
+                stimuli.n_pixels, options.params, options.random_params, K or options.latents,
+                options.seed)
+            if note:
+                report(note)
+            if cache[K].n_pixels != stimuli.n_pixels:
+                raise SimulationInputError(
+                    f"the stimuli have {stimuli.n_pixels} pixels but the dictionary Phi has "
+                    f"{cache[K].n_pixels} rows (M): they must match")
+        return cache[K]
+
+    sweep = ParameterSweep(axes, options.out, parameters, options.stimuli, stimuli, steps,
+                           options.seed, settings={"engine": options.engine,
+                                                   "mode": config.mode,
+                                                   "bin_width": config.bin_width,
+                                                   "threads": THREADS_PER_SIMULATION})
+    points, todo = sweep.points, sweep.to_simulate
+    N = stimuli.n_stimuli
+    report(f"Sweep over {' x '.join(f'{k} ({len(v)})' for k, v in axes.items())} = "
+           f"{len(points)} points, each {N:,} stimuli ({stimuli.name}) x {steps} bins, "
+           f"into {os.path.join(options.out, '')}\n  {len(points) - len(todo)} complete "
+           f"already (checked, skipped), {len(todo)} to simulate")
+    start = time.perf_counter()
+    if todo:
+        os.makedirs(options.out, exist_ok=True)
+        first = Simulation(todo[0].params, stimuli, config)
+        c = first.config
+        report(f"  engine: {c.engine} ({c.engine_reason}); lateral term: {c.lateral} "
+               f"({c.lateral_reason}); workers: {first.cluster.describe()}; "
+               f"{first.n_chunks:,} chunk(s) per point")
+        with first.cluster:
+            for i, point in enumerate(todo):
+                attrs = {**sweep.recording_attrs(point), "command_line": options.command_line,
+                         "params_source": str(sources.get(point.values.get("latents"), ""))}
+                report(f"[{i + 1}/{len(todo)}] {point.name}")
+                with progress_bar(N) as bar:
+                    _simulate_point(first, point, attrs,
+                                    progress=None if bar is None else bar.update_to)
+                point.status = "simulated"
+    else:
+        report(f"  all {len(points)} points are complete: nothing to simulate")
+    rows = sweep.summarise()
+    csv_path, md_path = sweep.write_summary(rows)
+    return SweepResult(rows=rows, csv_path=csv_path, md_path=md_path, simulated=len(todo),
+                       reused=len(points) - len(todo), seconds=time.perf_counter() - start)
+
+
+def _simulate_point(first: Simulation, point: SweepPoint, attrs: dict, progress=None) -> None:
+    """Simulate one point into its recording, with the first point's resolved
+    configuration and cluster (the one place a sweep simulates)."""
+    Simulation(point.params, first.stimuli, first.config, cluster=first.cluster).run(
+        point.seed, point.path, attrs=attrs, progress=progress)

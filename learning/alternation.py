@@ -25,7 +25,7 @@ silent         a neuron that stopped firing gets a new column, the residual of  
 neurons        a badly reconstructed stimulus (:func:`revive_silent`)            minibatches
 =============  ================================================================  ==============
 
-Why small steps, a fixed column norm and an eta rule (``learning_notes.md``):
+Why small steps, a fixed column norm and an eta rule (``docs/learning.md``):
 one least-squares jump per epoch shrinks Phi, the rates explode, and the next
 jump shrinks Phi further. A small step keeps the network near the regime its
 counts were recorded in. The scale of Phi is fixed because with integer
@@ -78,6 +78,7 @@ import numpy as np
 from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.free_energy import free_energy
 from ipvae_brian.models.parameters import IPVAEParameters
+from ipvae_brian.models.run_summary import fraction_zeros, r_squared, runaway_stimuli
 from ipvae_brian.models.stimulus_array import check_stimulus_array
 from ipvae_brian.learning.dictionary import hebbian_step, normalise_columns
 from ipvae_brian.learning.likelihood_noise import log_sigma_from_variance
@@ -166,14 +167,15 @@ def brian_simulator(steps: int, engine: str = "auto", threads: int = 1) -> Simul
     keeps its compiled program loaded), so each call only reruns it with the
     new parameters and stimuli. One thread by default: the counts depend on the
     thread count, and OpenMP threads that share their cores with other work
-    spin at their barriers (``models.standalone``).
+    spin at their barriers (``models.engines.standalone``).
     """
+    from ipvae_brian.models.engines import simulate_counts
     from ipvae_brian.models.network import IPVAENetwork
 
     def simulate(params: IPVAEParameters, x: np.ndarray, seed: int):
         net = IPVAENetwork(params, steps, record_u=True, engine=engine,
                            chunk_size=x.shape[0], threads=threads)
-        return net.simulate(x, seed=seed)
+        return simulate_counts(net, x, seed=seed)
     return simulate
 
 
@@ -183,11 +185,6 @@ def check_training_set(x: np.ndarray, params: IPVAEParameters) -> np.ndarray:
         raise SimulationInputError("learning needs at least 2 training stimuli, got 1")
     return check_stimulus_array(x, params.n_pixels, expected="N x M images",
                                 what="training stimuli")
-
-
-def runaway_stimuli(counts: np.ndarray, params: IPVAEParameters) -> np.ndarray:
-    """Boolean (N,): stimuli whose counts reached half the rate ceiling exp(c_u) in some bin."""
-    return counts.max(axis=(1, 2)) >= 0.5 * np.exp(params.c_u)
 
 
 @dataclasses.dataclass
@@ -211,10 +208,9 @@ class EpochRecord:
 
 
 def _last_bin_quality(x, counts, params):
-    residual = x - counts[:, -1].astype(np.float64) @ params.Phi.T
-    total = np.sum((x - x.mean(axis=1, keepdims=True)) ** 2, axis=1)
-    r2 = 1.0 - np.sum(residual ** 2, axis=1) / np.where(total > 0, total, np.nan)
-    return float(np.nanmean(r2)), float(np.mean(counts[:, -1] == 0))
+    """Mean R^2 of Phi z_{T-1} and the fraction of zero counts at the last bin."""
+    r2 = r_squared(x, counts[:, -1].astype(np.float64) @ params.Phi.T)
+    return float(np.nanmean(r2)), float(fraction_zeros(counts[:, -1]))
 
 
 def run_epoch(params: IPVAEParameters, x_train: np.ndarray, rule: LearningRule,

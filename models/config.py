@@ -234,7 +234,11 @@ class RunConfig:
         return "u" in self.record
 
     def replace(self, **changes) -> "RunConfig":
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again); a changed engine or lateral
+        formulation gets a new reason unless one is given."""
+        for name in ("engine", "lateral"):
+            if name in changes and f"{name}_reason" not in changes:
+                changes[f"{name}_reason"] = ""
         return dataclasses.replace(self, **changes)
 
     def entries_per_stimulus(self, n_latents: int) -> int:

@@ -243,7 +243,7 @@ def cmd_learn(args) -> int:
     plot_dictionary(result.params.Phi, result.image_shape, result.dictionary_figure,
                     usage=np.exp(result.params.u0),
                     title=f"Phi of {result.path} (sorted by prior rate exp(u0))")
-    say(args, result.describe())
+    say(args, result.describe(result.dictionary_figure))
     return 0
 
 

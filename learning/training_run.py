@@ -1,0 +1,268 @@
+"""A learning run as one call: data set, start or resume, epochs, a parameter file.
+
+    python run_sim.py learn --stimuli natural16 --latents 512 --epochs 4 --out params.h5
+
+:func:`run_learning` loads the train and test splits of a data set, starts from the
+authors' initialisation (or resumes the parameter file a previous run left, after
+checking that it was made with the same seed and rule), runs the alternation of
+:mod:`ipvae_brian.learning.alternation` with the Brian2 network simulating every
+minibatch, and saves the parameters after every epoch, so that rerunning the same
+options resumes from the last completed epoch. Its history (one :class:`EpochRecord
+<ipvae_brian.learning.alternation.EpochRecord>` per epoch) is stored in the file's
+provenance; :func:`epoch_line` formats one record as a line of the epoch table.
+
+The method and its settings: ``docs/learning.md``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Callable
+
+from ipvae_brian.learning import alternation
+from ipvae_brian.models.atomic_file import check_output_path
+from ipvae_brian.models.errors import SimulationInputError
+from ipvae_brian.models.parameters import IPVAEParameters
+from ipvae_brian.stimuli import catalog
+from ipvae_brian.stimuli.stimulus_set import StimulusSet
+
+#: The data sets with train and test splits that learning can use.
+TRAINING_DATA_SETS = ("natural16", "digits8")
+
+#: The header of the epoch table (:func:`epoch_line`).
+EPOCH_HEADER = (f"{'epoch':>5} {'F train':>9} {'F test':>9} {'R2 test':>8} {'zeros':>6} "
+                f"{'runaway':>7} {'eta':>6} {'sigma':>6} {'u0 med':>6} {'s':>6}")
+
+
+def epoch_line(record: dict) -> str:
+    """One epoch of the history as a line of the table under :data:`EPOCH_HEADER`: free
+    energy (train, test), test R^2 and %-zeros at the last bin, runaways, eta, mean sigma,
+    median u0, seconds.
+
+    Examples
+    --------
+    >>> record = dict(epoch=1, free_energy_train=66.38, free_energy_test=-2.86,
+    ...               r2_test=-0.449, zeros_test=0.802, runaways_train=0, runaways_test=0,
+    ...               eta=0.712, sigma_mean=0.391, u0_median=-3.0, seconds=51.2)
+    >>> print(EPOCH_HEADER); print(epoch_line(record))
+    epoch   F train    F test  R2 test  zeros runaway    eta  sigma u0 med      s
+        1     66.38     -2.86   -0.449  80.2%       0  0.712  0.391  -3.00     51
+    """
+    return (f"{record['epoch']:>5} {record['free_energy_train']:>9.2f} "
+            f"{record['free_energy_test']:>9.2f} {record['r2_test']:>8.3f} "
+            f"{100 * record['zeros_test']:>5.1f}% "
+            f"{record['runaways_train'] + record['runaways_test']:>7} {record['eta']:>6.3f} "
+            f"{record['sigma_mean']:>6.3f} {record['u0_median']:>6.2f} "
+            f"{record['seconds']:>6.0f}")
+
+
+def training_sets(spec: str, n_train: int | None, n_test: int | None,
+                  seed: int) -> tuple[StimulusSet, StimulusSet]:
+    """Train and test :class:`StimulusSet` of a data set with splits (``natural16``,
+    ``digits8``), the first ``n_train`` and ``n_test`` of each (None: all)."""
+    name = spec.split(":", 1)[0]
+    if ":" in spec:
+        raise SimulationInputError(
+            f"--stimuli names a data set with train and test splits (e.g. {name}); learning "
+            f"uses both, so give no split (got {spec!r})")
+    if name not in TRAINING_DATA_SETS:
+        raise SimulationInputError(f"--stimuli {spec!r}: learning needs a data set with train "
+                                   f"and test splits; allowed: {', '.join(TRAINING_DATA_SETS)}")
+    return (catalog.load(f"{name}:train", n=n_train, seed=seed),
+            catalog.load(f"{name}:test", n=n_test, seed=seed))
+
+
+@dataclasses.dataclass(frozen=True)
+class LearningOptions:
+    """What to learn and how (the options of ``run_sim.py learn``).
+
+    Attributes
+    ----------
+    stimuli : str
+        Data set with train and test splits (:data:`TRAINING_DATA_SETS`).
+    latents : int
+        K, the number of neurons.
+    epochs : int
+        Total passes over the train set (completed ones are not run again).
+    out : str
+        Parameter file, written after every epoch and resumed if it exists.
+    seed : int
+        Seed of the initialisation, the minibatch order and the Poisson draws.
+    n_train, n_test : int, optional
+        Use the first N stimuli of each split (None: all).
+    steps, batch_size, column_norm, dictionary_step, decay_every, stability_margin
+        Settings of the :class:`~ipvae_brian.learning.alternation.LearningRule`
+        (:meth:`rule`), with its defaults.
+    engine : {"auto", "runtime", "standalone"}
+        Brian2 engine of the minibatch simulations.
+    restart : bool
+        Start again even if ``out`` holds an earlier run.
+    command_line : str
+        Stored in the parameter file's provenance.
+    """
+
+    stimuli: str = "natural16"
+    latents: int = 512
+    epochs: int = 4
+    out: str = "params.h5"
+    seed: int = 0
+    n_train: int | None = None
+    n_test: int | None = 1000
+    steps: int = alternation.LearningRule.steps
+    batch_size: int = alternation.LearningRule.batch_size
+    column_norm: float = alternation.LearningRule.column_norm
+    dictionary_step: float = alternation.LearningRule.dictionary_step
+    decay_every: int = alternation.LearningRule.decay_every
+    stability_margin: float = alternation.LearningRule.stability_margin
+    engine: str = "standalone"
+    restart: bool = False
+    command_line: str = ""
+
+    def rule(self) -> alternation.LearningRule:
+        """The learning rule of these options (checked)."""
+        return alternation.LearningRule(steps=self.steps, batch_size=self.batch_size,
+                                        column_norm=self.column_norm,
+                                        dictionary_step=self.dictionary_step,
+                                        stability_margin=self.stability_margin,
+                                        decay_every=self.decay_every)
+
+
+@dataclasses.dataclass
+class LearningResult:
+    """What :func:`run_learning` produced.
+
+    Attributes
+    ----------
+    params : IPVAEParameters
+        The learned parameters, with the history in ``provenance["learning"]``.
+    path : str
+        The parameter file written.
+    image_shape : tuple of int
+        Shape of one stimulus of the data set (to draw the dictionary's columns).
+    """
+
+    params: IPVAEParameters
+    path: str
+    image_shape: tuple
+
+    @property
+    def history(self) -> list:
+        """One dict per completed epoch (:class:`~.alternation.EpochRecord`'s fields)."""
+        return self.params.provenance["learning"]["history"]
+
+    @property
+    def dictionary_figure(self) -> str:
+        """Where a figure of the learned dictionary belongs: beside the parameter file."""
+        return os.path.splitext(self.path)[0] + "_dictionary.png"
+
+    def describe(self, figure: str | None = None) -> str:
+        """The closing line: epochs, the last epoch's test numbers, the files written
+        (the parameter file, and ``figure`` if one was drawn)."""
+        last = self.history[-1]
+        written = f"{self.path} and {figure}" if figure else self.path
+        return (f"Done: {len(self.history)} epochs; test free energy "
+                f"{last['free_energy_test']:.2f} nats per stimulus and bin, R^2 at the last "
+                f"training bin {last['r2_test']:.3f}, {100 * last['zeros_test']:.1f}% zeros. "
+                f"Wrote {written}. Evaluate with: python run_sim.py evaluate --params "
+                f"{self.path}")
+
+
+def _start_or_resume(options: LearningOptions, out: str, rule: alternation.LearningRule,
+                     train: StimulusSet, report: Callable[[str], None]):
+    """The starting parameters and the completed epochs' history (empty for a new run)."""
+    if os.path.exists(out) and not options.restart:
+        params = IPVAEParameters.load(out)
+        learning = params.provenance.get("learning")
+        if not learning or learning.get("seed") != options.seed or \
+                alternation.rule_from_provenance(params.provenance) != rule:
+            raise SimulationInputError(
+                f"{out} exists but was not written by `learn` with the same seed and rule; "
+                f"pass --restart to overwrite it, or another --out")
+        if params.n_latents != options.latents or params.n_pixels != train.n_pixels:
+            raise SimulationInputError(
+                f"{out} holds K = {params.n_latents}, M = {params.n_pixels}; asked for K = "
+                f"{options.latents}, M = {train.n_pixels}; pass --restart")
+        history = learning["history"]
+        report(f"Resuming {out} after epoch {len(history)} of {options.epochs}")
+        return params, history
+    probe = train.x[:rule.probe_size]
+    params = alternation.initial_parameters(train.n_pixels, options.latents, rule,
+                                            options.seed, probe)
+    params = params.replace(provenance={**params.provenance,
+                                        "command_line": options.command_line,
+                                        "stimuli": options.stimuli})
+    return params, []
+
+
+def run_learning(options: LearningOptions, report: Callable[[str], None] | None = None,
+                 progress: Callable[[int, int], None] | None = None,
+                 on_epoch: Callable[[dict, str | None], None] | None = None) -> LearningResult:
+    """Learn the parameters from a data set's train split; save them after every epoch.
+
+    Parameters
+    ----------
+    options : LearningOptions
+    report : callable, optional
+        Called with each line of news: resuming, what is learned, and, when resuming,
+        :data:`EPOCH_HEADER` and the completed epochs' lines (:func:`epoch_line`).
+    progress : callable, optional
+        Called as ``progress(minibatches_done, minibatches_total)`` over the epochs still
+        to run: once with 0 before the first minibatch, then after every minibatch.
+    on_epoch : callable, optional
+        Called as ``on_epoch(record, header)`` after every epoch, once its parameters are
+        saved: ``record`` is its history entry (a dict, see :func:`epoch_line`) and
+        ``header`` is :data:`EPOCH_HEADER` when the epoch table has not been shown yet
+        (the first epoch of a new run), else None.
+
+    Returns
+    -------
+    LearningResult
+
+    Raises
+    ------
+    SimulationInputError
+        Bad options, a data set without splits, or an ``out`` file that another run
+        (other seed, rule or size) wrote, unless ``restart``.
+    """
+    report = report or (lambda message: None)
+    if options.epochs < 1:
+        raise SimulationInputError(f"--epochs must be a positive integer, got {options.epochs}")
+    out = check_output_path(options.out)
+    train, test = training_sets(options.stimuli, options.n_train, options.n_test,
+                                options.seed)
+    rule = options.rule()
+    params, history = _start_or_resume(options, out, rule, train, report)
+    n_batches = max(1, train.n_stimuli // rule.batch_size)
+    report(f"Learning K = {options.latents} neurons on {train.name} ({train.n_stimuli:,} "
+           f"train, {test.n_stimuli:,} test stimuli, {train.image_shape[0]}x"
+           f"{train.image_shape[1]} pixels): {options.epochs} epochs of {n_batches} "
+           f"minibatches x {rule.batch_size} stimuli x {rule.steps} bins, seed {options.seed}\n"
+           f"  rule: column norm {rule.column_norm}, dictionary step {rule.dictionary_step}, "
+           f"eta from the stability margin {rule.stability_margin}, b = exp({rule.log_bias})\n"
+           f"  the Brian2 network simulates every minibatch ({options.engine} engine); "
+           f"parameters are saved to {out} after every epoch (rerun to resume)")
+    if history:
+        report(EPOCH_HEADER)
+        for record in history:
+            report(epoch_line(record))
+    epochs_done = len(history)
+    total = (options.epochs - epochs_done) * n_batches
+    header = [None if history else EPOCH_HEADER]   # shown before the first new epoch's line
+    if progress is not None:
+        progress(0, total)
+
+    def minibatch_done(epoch, done):
+        if progress is not None:
+            progress((epoch - epochs_done) * n_batches + done, total)
+
+    def epoch_done(epoch_params, epoch_history):
+        epoch_params.save(out)
+        if on_epoch is not None:
+            on_epoch(epoch_history[-1], header[0])
+        header[0] = None
+
+    simulate = alternation.brian_simulator(rule.steps, engine=options.engine)
+    params = alternation.learn(params, train.x, test.x, rule, options.epochs, options.seed,
+                               simulate, history=history, on_epoch=epoch_done,
+                               progress=minibatch_done)
+    return LearningResult(params=params, path=out, image_shape=train.image_shape)
