@@ -1,0 +1,283 @@
+"""The options of the ``ipvae`` command: one subparser per command, with its help.
+
+Declarations only: :func:`ipvae_brian.cli.main` dispatches on ``args.command`` to the
+command's function. Defaults that belong to the library come from it (the bin width from
+:data:`~ipvae_brian.models.config.BIN_WIDTH_S`, the learning rule's settings from
+:class:`~ipvae_brian.learning.alternation.LearningRule`, the experiments' names from their
+registry).
+"""
+from __future__ import annotations
+
+import argparse
+
+from ipvae_brian.models.config import BIN_WIDTH_S
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default, unless it has none worth showing (None, False, "")."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, "") or action.default is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+
+ENGINE_HELP = ("Brian2 execution: standalone = cpp_standalone compiled once per network shape "
+               "(cached) and rerun per chunk; runtime = Brian2 runtime with Cython; auto = "
+               "standalone for >= 100,000 steps")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ipvae_brian import __version__
+    from ipvae_brian.analysis.experiments import EXPERIMENT_NAMES
+    from ipvae_brian.learning.alternation import LearningRule
+    parser = argparse.ArgumentParser(
+        prog="run_sim.py", formatter_class=HelpFormatter, description="The iterative Poisson "
+        "VAE (Vafaii, Galor & Yates 2025) as a Brian2 spiking network.")
+    parser.add_argument("--version", action="version", version=f"ipvae-brian {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, help, description):
+        return sub.add_parser(name, formatter_class=HelpFormatter, help=help,
+                              description=description)
+
+    def engine(p, default="auto", help=ENGINE_HELP):
+        p.add_argument("--engine", choices=("auto", "standalone", "runtime"), default=default,
+                       help=help)
+
+    def seed(p, help="seed of the Poisson draws"):
+        p.add_argument("--seed", type=int, default=0, help=help)
+
+    def quiet(p, help="print nothing but errors"):
+        p.add_argument("--quiet", action="store_true", help=help)
+
+    def inputs(p):  # simulate and sweep
+        p.add_argument("--stimuli", default="natural16:test", metavar="SPEC",
+                       help="a stimulus set from the catalogue (see `run_sim.py stimuli`), e.g. "
+                       "natural16:test, digits8:train, grating:orientation=45,sf=0.1,"
+                       "contrast=0.5; or a file: .npy (N x M or N x T x M) or HDF5 (dataset "
+                       "/stimuli/x or /x)")
+        p.add_argument("--n", type=int, default=None,
+                       help="use only the first N stimuli of the set (default: all)")
+        p.add_argument("--params", metavar="FILE",
+                       help="parameter file (HDF5, /params); default: the shipped parameters "
+                       "for the stimulus size (16 x 16: natural16_K512.h5, 8 x 8: digits8.h5), "
+                       "random ones for other sizes (said so)")
+        p.add_argument("--random-params", action="store_true",
+                       help="use seeded random parameters (the authors' initialisation)")
+        p.add_argument("--latents", type=int, default=512,
+                       help="K, the number of latent neurons, for random parameters")
+        p.add_argument("--steps", type=int, default=None,
+                       help="T, bins per stimulus (default: 128, or a movie's frame count)")
+        seed(p, "seed of the Poisson draws (and of random parameters and noise stimuli)")
+        engine(p)
+        p.add_argument("--lateral", choices=("auto", "synapses", "matrix"), default="auto",
+                       help="how the lateral synapses deliver sum_j W_ij z_j: synapses = "
+                       "event-driven; matrix = one vectorised product of the synapses' weights "
+                       "with the counts per step (same numbers, 2-4x faster at K = 512); auto "
+                       "= matrix for >= 100,000 steps")
+        quiet(p)
+
+    def scale_out(p):
+        p.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="worker processes of a local Dask cluster, 1 thread each; 1 = in "
+                       "this process without Dask (default: one per core, at most one per "
+                       "chunk). The counts are the same for any N")
+        p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="use a running Dask cluster (e.g. tcp://host:8786, started with "
+                       "dask-jobqueue) instead of a local one")
+        p.add_argument("--chunk-size", type=int, default=None, metavar="STIMULI",
+                       help="stimuli per task (default: 2^24 counts' worth, e.g. 256 at "
+                       "K = 512, T = 128); the counts do not depend on it")
+
+    sim = command("simulate", "run the network on stimuli and record the counts",
+                  "Run the network for T bins on each stimulus and write an HDF5 recording "
+                  "(counts N x T x K, optional u and reconstructions, the parameters and the "
+                  "stimuli).")
+    inputs(sim)
+    sim.add_argument("--stream", action="store_true",
+                     help="do not reset u to u0 between stimuli: one continuous input sequence")
+    sim.add_argument("--record", default="", metavar="LIST",
+                     help="extra datasets to record, comma-separated: u (membrane potentials), "
+                     "recon (reconstructions Phi z_t)")
+    sim.add_argument("--mode", choices=("discrete", "continuous"), default="discrete",
+                     help="discrete: one time step per bin (the paper's algorithm); continuous: "
+                     "steps of --dt within each bin, spikes as a Poisson process with rate "
+                     "exp(u)/tau, spike times recorded")
+    sim.add_argument("--bin-width", type=float, default=BIN_WIDTH_S * 1e3, metavar="MS",
+                     help="width tau of one bin in ms")
+    sim.add_argument("--dt", type=float, default=None, metavar="MS",
+                     help="time step of the continuous mode in ms (default 0.5); must divide "
+                     "--bin-width")
+    sim.add_argument("--out", default="recording.h5", metavar="FILE.h5",
+                     help="output recording (written to a temporary file, renamed when complete)")
+    scale_out(sim)
+
+    sweep = command("sweep", "simulate a grid of parameter values",
+                    "Simulate the same stimuli for every point of a grid of parameter values "
+                    "(--set NAME=v1,v2,... per axis): one recording per point in --out, and "
+                    "summary.csv / summary.md (R^2 at the last bin, %%-zeros, rates). "
+                    "Resumable: complete points are checked and skipped. Discrete mode.")
+    sweep.add_argument("--set", action="append", metavar="NAME=V1,V2,...", required=True,
+                       help="an axis of the grid; NAME is one of eta, log_lr, log_bias, u0, "
+                       "beta, c_u, c_du, u_floor (parameters; log_bias and u0 the same for "
+                       "every neuron), seed (of the draws), latents (K, random parameters)")
+    inputs(sweep)
+    sweep.add_argument("--out", default="sweep", metavar="FOLDER",
+                       help="output folder (created; its parent must exist)")
+    scale_out(sweep)
+
+    stim = command("stimuli", "list the stimulus sets, or describe and preview one",
+                   "Without NAME: list the stimulus sets and generators with their sizes. With "
+                   "NAME: load it and print its size; --preview draws examples.")
+    stim.add_argument("name", nargs="?", metavar="NAME", help="a stimulus spec, e.g. natural16:test")
+    stim.add_argument("--preview", metavar="OUT.png", help="write a figure of examples")
+    stim.add_argument("--n", type=int, default=None, help="use the first N stimuli")
+    seed(stim, "seed of random generators")
+
+    plot = sub.add_parser("plot", formatter_class=HelpFormatter, help="figures of a recording",
+                          description="Figures of a recording. Targets: raster.")
+    raster = plot.add_subparsers(dest="target", required=True, metavar="TARGET").add_parser(
+        "raster", formatter_class=HelpFormatter, help="spike raster of one stimulus",
+        description="Spike raster of one stimulus: the stimulus above, one row per neuron "
+        "(sorted), the PSTH (spikes/s) below; time in s from the stimulus onset. Discrete-mode "
+        "recordings have no spike times: a bin's count is drawn as ticks spread evenly within "
+        "the bin, and the figure says so.")
+    raster.add_argument("file", metavar="FILE.h5", help="a recording (run_sim.py simulate)")
+    raster.add_argument("--stimulus", type=int, default=0,
+                        help="index of the stimulus, 0 to N - 1 (default 0)")
+    raster.add_argument("--neurons", default=None, metavar="SEL",
+                        help="neurons to show: a range such as 0:64 (end excluded), a list "
+                        "such as 3,17,42, or both (0:8,12); default: all")
+    raster.add_argument("--sort", choices=("first-spike", "rate", "index"), default="first-spike",
+                        help="row order, top to bottom: first-spike time, spike count (highest "
+                        "first), or neuron index")
+    raster.add_argument("--psth-bin", type=float, default=None, metavar="MS",
+                        help="PSTH bin width in ms (default: the recording's bin width)")
+    raster.add_argument("--out", default="raster.png", metavar="FILE",
+                        help="output figure, 200 dpi; format from the suffix (.png, .pdf, .svg)")
+
+    export = command("export", "write a recording in a format ephys tools read",
+                     "Write a recording as NWB: a Units table (spike times on one session axis, "
+                     "stimulus n starting at n T tau), the stimulus as an ImageSeries, one trial "
+                     "per stimulus. Needs pynwb (pip install 'ipvae-brian[nwb]').")
+    export.add_argument("file", metavar="FILE.h5", help="a recording (run_sim.py simulate)")
+    export.add_argument("--to", choices=("nwb",), required=True, help="output format")
+    export.add_argument("--out", default=None, metavar="FILE.nwb",
+                        help="output file (default: FILE with the suffix .nwb)")
+    export.add_argument("--experimenter", default=None, metavar="NAME",
+                        help="who ran the simulation (NWB metadata)")
+    export.add_argument("--institution", default=None, help="where (NWB metadata)")
+
+    def v1_options(p, out_dir):
+        p.add_argument("--params", metavar="FILE", help="parameter file (HDF5); default: the "
+                       "shipped natural16 parameters (models/data/natural16_K512.h5)")
+        p.add_argument("--out-dir", default=out_dir, metavar="DIR", help="folder for the "
+                       "recordings and figures; created if its parent exists")
+        seed(p, "root seed of the Poisson draws and noise stimuli (and of random parameters)")
+        p.add_argument("--quick", action="store_true", help="small protocol sizes (a smoke "
+                       "test; the statistics are then rough)")
+        engine(p, "runtime", "Brian2 execution (see simulate --help); runtime needs no "
+               "per-shape compilation, which pays off for the many small blocks here")
+
+    experiment = command(
+        "experiment", "run one V1 experiment on the network",
+        "Run one V1 experiment (protocols in analysis/experiments/) at the parameters' image "
+        "size, write its recordings and a figure to --out-dir, print per-neuron statistics.")
+    experiment.add_argument("name", choices=EXPERIMENT_NAMES, metavar="NAME",
+                            help="one of: " + ", ".join(EXPERIMENT_NAMES))
+    v1_options(experiment, "v1_experiments")
+    v1_options(command("compare-v1", "run every V1 experiment and compare "
+                       "with V1", "Run all V1 experiments and print the table of the 14 "
+                       "statistics of docs/ephys_reference.md (model median and IQR, the V1 "
+                       "value, the test, inside or not, the source); also written as "
+                       "v1_comparison.csv, .md and .png."), "v1_comparison")
+
+    models = command(
+        "compare-models",
+        "train the iP-VAE and the baseline models alike and compare them",
+        "Train the iP-VAE (Brian2; shipped parameters when they match K) and the baselines "
+        "(iG-VAE, iG-relu, predictive coding, LCA) on the same natural16 data with the same "
+        "budget, then tabulate R^2 and %%-zeros at each --steps t on held-out and unseen "
+        "patches, sparseness, and the digits8 linear read-out; writes model_comparison.csv, "
+        ".md and .png to --out-dir. Deterministic for a seed.")
+    models.add_argument("--stimuli", default="natural16", choices=("natural16",),
+                        help="the data set (natural16: train and test photographs)")
+    for flag, metavar, text in (
+            ("--latents", "K", "K, latents of every model (default 512; 64 with --quick)"),
+            ("--train-patches", "N", "training patches per epoch (default 20,000; 1,000 quick)"),
+            ("--epochs", "E", "passes over the training patches (default 1)"),
+            ("--train-steps", "T", "inference steps per training patch (default 16; 8 quick)"),
+            ("--batch-size", "B", "patches per dictionary step (default 200)"),
+            ("--n-test", "N", "evaluation patches per image set (default 500; 40 quick)"),
+            ("--readout-steps", "T", "steps summed for the digits8 read-out (default 128; 8 "
+             "quick)"),
+            ("--digits-epochs", "E", "passes over the digits8 training images (default 10; 1 "
+             "quick)")):
+        models.add_argument(flag, type=int, default=None, metavar=metavar, help=text)
+    models.add_argument("--steps", nargs="+", default=None, metavar="T",
+                        help="steps t of the table, e.g. 16 128 1000 (the default; 4 16 with "
+                        "--quick); the evaluation runs max(t) + 1 steps")
+    seed(models, "seed of the dictionaries, minibatch order and every model's draws")
+    engine(models, help="Brian2 engine of the iP-VAE (see simulate --help)")
+    models.add_argument("--out-dir", default="model_comparison", metavar="DIR",
+                        help="folder for the CSV, Markdown and figure")
+    models.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
+
+    learn = command(
+        "learn", "fit the parameters offline from recorded counts",
+        "Learn the parameters by alternating: the Brian2 network simulates a minibatch of "
+        "training stimuli, and Phi, u0, sigma and eta are fitted to its recorded counts "
+        "(learning/alternation.py, docs/learning.md). Saves after every epoch; rerunning the "
+        "same command resumes.")
+    learn.add_argument("--stimuli", default="natural16", metavar="DATASET",
+                       help="data set with train and test splits: natural16 or digits8")
+    learn.add_argument("--latents", type=int, default=512, help="K, the number of neurons")
+    learn.add_argument("--epochs", type=int, default=4, help="total passes over the train set")
+    learn.add_argument("--out", default="params.h5", metavar="FILE.h5",
+                       help="parameter file (written after every epoch; resumed if it exists)")
+    seed(learn, "seed of the initialisation, minibatch order and Poisson draws")
+    learn.add_argument("--n-train", type=int, default=None, metavar="N",
+                       help="use the first N training stimuli (default: all)")
+    learn.add_argument("--n-test", type=int, default=1000, metavar="N",
+                       help="test stimuli evaluated after every epoch")
+    rule = LearningRule()
+    for flag, kind, text in (
+            ("--steps", int, "T, bins per training stimulus"),
+            ("--batch-size", int, "stimuli per minibatch (one simulation and one Phi step)"),
+            ("--column-norm", float, "norm of every dictionary column (sets the rates)"),
+            ("--dictionary-step", float, "epsilon of the per-neuron Newton step on Phi"),
+            ("--decay-every", int, "the Phi step after j minibatches is epsilon / (1 + j // J)"),
+            ("--stability-margin", float, "kappa: eta = kappa / (largest feed-forward drive "
+             "over a probe of training stimuli); the map diverges at 2")):
+        learn.add_argument(flag, type=kind, help=text,
+                           default=getattr(rule, flag[2:].replace("-", "_")))
+    engine(learn, "standalone", "Brian2 execution (see simulate --help)")
+    learn.add_argument("--restart", action="store_true",
+                       help="start again even if --out holds an earlier run")
+    quiet(learn)
+
+    evaluate = command(
+        "evaluate", "R^2 and %%-zeros against the bin t",
+        "Run the network (discrete mode, exact Poisson counts) on a stimulus set and print the "
+        "mean R^2 of Phi z_t and the fraction of zero counts at t = 0, 8, 16, 32, 64, 128 (and "
+        "1000, if simulated), beside the authors' published values.")
+    evaluate.add_argument("--params", metavar="FILE",
+                          help="parameter file (default: the shipped one for the stimulus size)")
+    evaluate.add_argument("--stimuli", default="natural16:test", metavar="SPEC",
+                          help="stimulus set (see simulate --help)")
+    evaluate.add_argument("--n", type=int, default=None, help="first N stimuli (default: all)")
+    evaluate.add_argument("--steps", type=int, default=129,
+                          help="bins per stimulus (129 reaches t = 128)")
+    evaluate.add_argument("--at", type=lambda s: [int(v) for v in s.split(",")], default=None,
+                          metavar="T,T,...", help="further bins to print")
+    seed(evaluate)
+    engine(evaluate, help="Brian2 execution (see simulate --help)")
+    evaluate.add_argument("--figure", default=None, metavar="FILE.png",
+                          help="also draw R^2 and %%-zeros against t")
+    evaluate.add_argument("--readout", action="store_true",
+                          help="also the linear read-out (logistic regression on the counts "
+                          "summed over bins) of a labelled set, e.g. digits8:test, against "
+                          "raw pixels")
+    quiet(evaluate, "print only the table")
+    return parser
