@@ -115,7 +115,7 @@ def worker_ours(K, N, T, dt_ms=None, write=True, engine="auto", workers=None):
     t0 = time.perf_counter()
     simulation = Simulation(params, stim, config)
     cluster, c = simulation.cluster, simulation.config
-    counted = {"spikes": 0, "zeros": 0, "first_chunk": None, "simulating": None}
+    counted = {"first_chunk": None, "simulating": None}
 
     def on_chunk(chunk):
         if counted["first_chunk"] is None:
@@ -123,14 +123,12 @@ def worker_ours(K, N, T, dt_ms=None, write=True, engine="auto", workers=None):
             task = cluster.history[0]       # it began simulating after its build
             counted["simulating"] = (time.perf_counter() - _PROCESS_START - task["seconds"]
                                      + task["build_s"])
-        counted["spikes"] += int(chunk.counts.sum(dtype="int64"))
-        counted["zeros"] += int((chunk.counts == 0).sum())
 
     with cluster, tempfile.TemporaryDirectory() as folder:
         startup = time.perf_counter() - t0
         start = time.perf_counter()
-        simulation.run(0, out=os.path.join(folder, "r.h5") if write else None, keep=False,
-                       on_chunk=on_chunk)
+        summary = simulation.run(0, out=os.path.join(folder, "r.h5") if write else None,
+                                 keep=False, on_chunk=on_chunk).summary
         elapsed = time.perf_counter() - start
         peak = _peak_mib()
         if cluster.client is not None:           # the workers' own peaks add up
@@ -143,7 +141,7 @@ def worker_ours(K, N, T, dt_ms=None, write=True, engine="auto", workers=None):
             "startup_s": startup, "first_chunk_s": counted["first_chunk"], "peak_mib": peak,
             "simulating_after_s": counted["simulating"],
             "engine": c.engine, "lateral": c.lateral, "params": source,
-            "spikes": counted["spikes"], "zeros": counted["zeros"] / (N * T * K),
+            "spikes": int(summary.total_counts), "zeros": summary.zeros_all / N,
             "sim_steps": N * T * c.substeps, "threads": c.threads, "workers": n_workers}
 
 

@@ -169,13 +169,14 @@ def brian_simulator(steps: int, engine: str = "auto", threads: int = 1) -> Simul
     thread count, and OpenMP threads that share their cores with other work
     spin at their barriers (``models.engines.standalone``).
     """
-    from ipvae_brian.models.engines import simulate_counts
-    from ipvae_brian.models.network import IPVAENetwork
+    from ipvae_brian.models.config import RunConfig
+    from ipvae_brian.models.simulation import simulate as simulate_network
 
     def simulate(params: IPVAEParameters, x: np.ndarray, seed: int):
-        net = IPVAENetwork(params, steps, record_u=True, engine=engine,
-                           chunk_size=x.shape[0], threads=threads)
-        return simulate_counts(net, x, seed=seed)
+        config = RunConfig(steps=steps, record=("u",), engine=engine, chunk_size=x.shape[0],
+                           threads=threads, workers=1)   # one chunk, in this process
+        result = simulate_network(params, x, config, seed=seed)
+        return result.counts, result.u
     return simulate
 
 

@@ -101,7 +101,7 @@ from ipvae_brian.models.parameters import IPVAEParameters, count_dtype
 from ipvae_brian.models.populations import (LatentPopulation, LateralInhibition,
                                             StimulusStreams)
 from ipvae_brian.models.random_streams import reseed_poisson_streams, stream_key
-from ipvae_brian.models.stimulus_array import check_stimulus_array
+from ipvae_brian.models.stimulus_array import check_run_stimuli
 
 
 
@@ -395,14 +395,7 @@ class IPVAENetwork:
 
     def check_stimuli(self, x: np.ndarray) -> np.ndarray:
         """Validate a stimulus array against the parameters and the mode; return it as float64."""
-        x = check_stimulus_array(
-            x, self.params.n_pixels, ndim=3 if self.movie else 2,
-            expected="N x T x M (movies)" if self.movie else "N x M (one image per stimulus)")
-        if self.movie and x.shape[1] != self.steps:
-            raise SimulationInputError(
-                f"the movies have {x.shape[1]} frames but --steps is {self.steps}: one frame "
-                f"drives one bin, so they must match")
-        return x
+        return check_run_stimuli(x, self.params.n_pixels, self.movie, self.steps)
 
     def prepare(self, x: np.ndarray, seed: int | None, initial_u: np.ndarray | None = None,
                 first_stimulus: int = 0) -> tuple[np.ndarray, int]:

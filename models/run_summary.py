@@ -124,13 +124,14 @@ class RunSummary:
 
     def add(self, counts: np.ndarray, x: np.ndarray) -> None:
         """Add a chunk: its counts (n, T, K) and its stimuli (n, M) or movies (n, T, M)."""
-        n = counts.shape[0]
+        n, T, K = counts.shape
         last_x = x[:, -1] if x.ndim == 3 else x
         x_hat = counts[:, -1].astype(np.float64) @ self.params.Phi.T
         self.r2.append(r_squared(last_x, x_hat))
-        self.zeros_last += float(fraction_zeros(counts[:, -1])) * n
-        self.zeros_all += float(fraction_zeros(counts)) * n
-        self.total_counts += float(counts.sum(dtype=np.float64))
+        # counted, not averaged as floats: this runs on every chunk of every run
+        self.zeros_last += np.count_nonzero(counts[:, -1] == 0) / K
+        self.zeros_all += np.count_nonzero(counts == 0) / (T * K)
+        self.total_counts += float(counts.sum(dtype=np.int64))
         self.runaways += int(np.count_nonzero(runaway_stimuli(counts, self.params)))
         self.n_stimuli += n
 

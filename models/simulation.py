@@ -34,7 +34,7 @@ from ipvae_brian.models.network import ChunkResult
 from ipvae_brian.models.parameters import IPVAEParameters
 from ipvae_brian.models.recording import RecordingWriter
 from ipvae_brian.models.run_summary import RunSummary
-from ipvae_brian.models.stimulus_array import check_stimulus_array
+from ipvae_brian.models.stimulus_array import check_run_stimuli
 from ipvae_brian.stimuli.stimulus_set import StimulusSet
 
 
@@ -112,14 +112,7 @@ class Simulation:
         self.params = params
         self.stimuli = as_stimulus_set(stimuli)
         config = (config or RunConfig()).replace(movie=self.stimuli.is_movie)
-        x = self.stimuli.x
-        check_stimulus_array(x, params.n_pixels, ndim=3 if config.movie else 2,
-                             expected="N x T x M (movies)" if config.movie else
-                             "N x M (one image per stimulus)")
-        if config.movie and x.shape[1] != config.steps:
-            raise SimulationInputError(
-                f"the movies have {x.shape[1]} frames but --steps is {config.steps}: one "
-                f"frame drives one bin, so they must match")
+        check_run_stimuli(self.stimuli.x, params.n_pixels, config.movie, config.steps)
         self.config = config.resolve(self.stimuli.n_stimuli, params.n_latents)
         self.n_chunks = count_chunks(self.stimuli.n_stimuli, self.config.chunk_size)
         self.cluster = cluster or SimulationCluster(

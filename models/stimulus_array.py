@@ -60,3 +60,16 @@ def check_stimulus_array(x, n_pixels: int, *, ndim: int = 2, expected: str = "N 
             f"the {what} contain {int(np.count_nonzero(~np.isfinite(x)))} NaN or infinite "
             f"value(s)")
     return x
+
+
+def check_run_stimuli(x, n_pixels: int, movie: bool, steps: int) -> np.ndarray:
+    """:func:`check_stimulus_array` for a run: images (N, M), or movies (N, T, M) whose T
+    frames drive the run's ``steps`` bins one frame per bin; returns ``x`` as float64."""
+    x = check_stimulus_array(x, n_pixels, ndim=3 if movie else 2,
+                             expected="N x T x M (movies)" if movie else
+                             "N x M (one image per stimulus)")
+    if movie and x.shape[1] != steps:
+        raise SimulationInputError(
+            f"the movies have {x.shape[1]} frames but --steps is {steps}: one frame drives "
+            f"one bin, so they must match")
+    return x
