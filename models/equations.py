@@ -5,8 +5,12 @@ starting at u = u0 for every stimulus::
 
     z_t     ~ Poisson(exp(u_t))                                   spike counts of bin t
     du_t    = eta * (Phi^T x / sigma^2 - (Phi^T diag(1/sigma^2) Phi) z_t - b)
-    du_t   <- c_du - softplus(c_du - du_t)                        soft upper bound on du
-    u_{t+1} = c_u - softplus(c_u - max(u_t + du_t, u_floor))      soft bound c_u, hard floor
+    du_t   <- c_du - softplus(c_du - max(du_t, u_floor))          hard floor, soft bound on du
+    v_t     = max(u_t + du_t, u_floor)                            hard floor on u
+    u_{t+1} = v_t - softplus(v_t - c_u)                           soft ceiling c_u
+
+(the last line is c_u - softplus(c_u - v_t), the authors' soft clamp, written as v_t minus
+the ceiling's pull softplus(v_t - c_u); the authors floor du and u at the same -8).
 
 Symbols (names in the strings in brackets):
 
@@ -21,11 +25,26 @@ Symbols (names in the strings in brackets):
 - b = exp(log_bias) [``b``]: a per-neuron drive toward silence; eta = exp(log_lr)
   [``eta``]: the step size; u0 [``u0``]: the prior log-rates;
 - c_u, c_du, u_floor [``c_u``, ``c_du``, ``u_floor``]: the soft ceilings on u and du and
-  the hard floor on u; softplus(x) = log(1 + exp(x));
+  the hard floor on both u and du; softplus(x) = log(1 + exp(x));
+- v [``u_floored``]: u + du after the soft bound on du and the floor on u, before the
+  ceiling c_u pulls it down by softplus(v - c_u) per bin, i.e. by (dt / tau) softplus(v -
+  c_u) per step. In discrete mode (dt = tau) this is the update above. In continuous mode
+  it is its continuous-time limit, du/dt = -softplus(u - c_u) / tau: while u is below c_u
+  the pull barely changes within a bin, so its sum over the tau / dt steps of a bin is the
+  discrete model's pull, about exp(u - c_u) per bin (a pull applied in full on every step
+  would be tau / dt times larger). Above c_u the two differ: the discrete ceiling maps any
+  v below c_u in one bin, the continuous pull only relaxes u toward c_u with time constant
+  tau, so [``clip(..., -inf, c_u)``] caps u at c_u on every step and c_u stays a hard
+  ceiling on the rate exp(u) in both modes (a no-op in discrete mode, where u_{t+1} < c_u
+  already). u comes near c_u only at runaway rates (exp(c_u) = 22,026 counts per bin for
+  c_u = 10);
+- du_t [``du``]: the change of one step, floored at u_floor; [``du_bounded``]: the same
+  after its soft bound;
 - tau [``tau``]: the bin width; dt [``dt``]: the simulation step (tau in discrete mode, a
   divisor of tau in continuous mode, where z is a Poisson process of rate exp(u)/tau);
 - [``bound_shift``] = log(tau / dt): shifts the soft bound on du in continuous mode so its
-  pull per bin does not grow with the number of steps (0 in discrete mode);
+  pull per bin does not grow with the number of steps (0 in discrete mode); the floor on
+  du bounds the change of one step (one bin in discrete mode);
 - [``t_chunk``]: start time of the current chunk of stimuli (the drive is indexed from it).
 
 The strings are used by :mod:`ipvae_brian.models.populations` (the groups and synapses)
@@ -48,12 +67,14 @@ POISSON_COUNTS = "z = poisson(exp(u) * dt / tau)"
 
 #: One step of the membrane potential (docs/model.md). ``lateral`` = sum_j W_kj z_j = -(Phi^T
 #: Sigma^-1 Phi z)_k; with dt = tau, du = eta (Phi^T x / sigma^2 - Phi^T Sigma^-1 Phi z - b).
-#: ``bound_shift`` = log(tau / dt) is 0 in discrete mode (see the module docstring). The
-#: last line but one is the soft upper bound c_u and the hard floor u_floor on the potential.
+#: ``bound_shift`` = log(tau / dt) is 0 in discrete mode; the ceiling's pull is scaled by
+#: dt / tau (1 in discrete mode) so that its pull per bin is the same in both modes, and
+#: u is capped at c_u (see the module docstring).
 MEMBRANE_UPDATE = """
-du = eta * ((I_ff - b) * dt / tau + lateral)        # natural-gradient step on F
-du_bounded = (c_du + bound_shift) - softplus((c_du + bound_shift) - du)    # soft bound on du
-u = c_u - softplus(c_u - clip(u + du_bounded, u_floor, inf))  # soft bound c_u, hard floor
+du = clip(eta * ((I_ff - b) * dt / tau + lateral), u_floor, inf)  # step on F, hard floor
+du_bounded = (c_du + bound_shift) - softplus((c_du + bound_shift) - du)  # soft bound on du
+u_floored = clip(u + du_bounded, u_floor, inf)                     # hard floor on u
+u = clip(u_floored - softplus(u_floored - c_u) * dt / tau, -inf, c_u)  # soft ceiling c_u
 lateral = 0                                         # consumed, refilled in the next step
 """
 

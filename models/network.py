@@ -9,8 +9,9 @@ on the free energy (docs/model.md; Vafaii, Galor & Yates 2025)::
 
     z_t     ~ Poisson(exp(u_t))                                   (counts of bin t)
     du_t    = eta * (Phi^T x / sigma^2 - (Phi^T diag(1/sigma^2) Phi) z_t - b)
-    du_t   <- c_du - softplus(c_du - du_t)                         (soft upper bound)
-    u_{t+1} = c_u - softplus(c_u - max(u_t + du_t, u_floor))       (soft bound, hard floor)
+    du_t   <- c_du - softplus(c_du - max(du_t, u_floor))           (floor, soft upper bound)
+    v_t     = max(u_t + du_t, u_floor)                             (hard floor)
+    u_{t+1} = v_t - softplus(v_t - c_u)                            (soft ceiling c_u)
 
 Read as a spiking network, ``Phi^T x / sigma^2`` is a feed-forward current
 I_ff (fixed while the stimulus is), and ``-(Phi^T diag(1/sigma^2) Phi)`` is the
@@ -35,10 +36,16 @@ bound on the change, c_du - softplus(c_du - du), pulls even a small du down by
 about exp(du - c_du); applied tau/dt times per bin this pull would grow with
 the number of steps, so in continuous mode that bound is shifted by
 ``bound_shift = log(tau / dt)`` (exactly 0 in discrete mode), which keeps its
-pull per bin equal to the discrete mode's. The soft ceiling c_u on u itself is
-not shifted: it must stay a ceiling on the rate (exp(c_u) counts per bin) in
-both modes. Its pull on a potential well below it, about (tau/dt) exp(u - c_u)
-per bin, is below 2e-3 per bin for u < 0 at tau/dt = 50.
+pull per bin equal to the discrete mode's. The soft ceiling c_u pulls u down by
+softplus(v - c_u) per bin, about exp(u - c_u) below c_u; continuous mode
+applies (dt/tau) of that pull per step, so its pull per bin is the discrete
+mode's (applied in full on every step it would be tau/dt times larger: 0.046
+instead of 9e-4 per bin at u = 3, enough to lower the shipped natural16
+parameters' counts by 12% at t = 8 and 34% at t = 64). Above c_u a pull
+scaled by dt/tau only relaxes u toward c_u with time constant tau, so u is also
+capped at c_u on every step: c_u stays a ceiling on the rate (exp(c_u) counts
+per bin) in both modes (the cap is a no-op in discrete mode). The floor u_floor
+bounds du of each step and u (``models/equations.py``).
 
 Order of operations within one step (Brian2 scheduling slots):
 

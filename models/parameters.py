@@ -15,7 +15,7 @@ name          shape     meaning
 ``log_lr``    scalar    log of the step size eta of the membrane update
 ``c_u``       scalar    soft upper bound of u (10)
 ``c_du``      scalar    soft upper bound of the per-bin change du (10)
-``u_floor``   scalar    hard lower bound of u (-8)
+``u_floor``   scalar    hard lower bound of u and of its change du (-8)
 ``beta``      scalar    weight of the KL term of the free energy (24 for
                         natural patches in the paper)
 ============  ========  =========================================================
@@ -57,7 +57,8 @@ _ARRAY_FIELDS = {
 _SCALAR_FIELDS = {
     "c_u": "soft upper bound of the membrane potential u: u <- c_u - softplus(c_u - u)",
     "c_du": "soft upper bound of the per-bin change du: du <- c_du - softplus(c_du - du)",
-    "u_floor": "hard lower bound of the membrane potential: u <- max(u, u_floor)",
+    "u_floor": ("hard lower bound of the membrane potential and of its change per step: "
+                "du <- max(du, u_floor), u <- max(u, u_floor)"),
     "beta": "weight of the KL term in the free energy F_t",
 }
 

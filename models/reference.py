@@ -8,8 +8,13 @@ One bin t (docs/model.md), for a batch of N stimuli at once::
 
     z_t     ~ Poisson(exp(u_t))
     du_t    = eta * (Phi^T x / sigma^2 - (Phi^T diag(1/sigma^2) Phi) z_t - b)
-    du_t   <- c_du - softplus(c_du - du_t)
-    u_{t+1} = c_u - softplus(c_u - max(u_t + du_t, u_floor))
+    du_t   <- c_du - softplus(c_du - max(du_t, u_floor))
+    v_t     = max(u_t + du_t, u_floor)
+    u_{t+1} = v_t - softplus(v_t - c_u)          (= c_u - softplus(c_u - v_t))
+
+:func:`membrane_update` also takes one step of the continuous mode (``substeps`` = tau / dt
+steps per bin, as :data:`~ipvae_brian.models.equations.MEMBRANE_UPDATE` computes it), so
+that the tests can check that mode's update too.
 
 References
 ----------
@@ -28,22 +33,29 @@ def softplus(x: np.ndarray) -> np.ndarray:
 
 
 def membrane_update(params: IPVAEParameters, u: np.ndarray, z: np.ndarray,
-                    drive: np.ndarray) -> np.ndarray:
+                    drive: np.ndarray, substeps: int = 1) -> np.ndarray:
     """u_{t+1} from u_t, the counts z_t and the feed-forward drive Phi^T x / sigma^2.
 
     Parameters
     ----------
     params : IPVAEParameters
     u, z, drive : ndarray, shape (N, K)
-        Membrane potentials, counts of this bin, feed-forward drive.
+        Membrane potentials, counts of this bin (or step), feed-forward drive.
+    substeps : int
+        tau / dt: 1 (default) for one bin of the discrete model; n for one step of the
+        continuous mode with dt = tau / n, where the drift and the ceiling's pull are
+        divided by n and the soft bound on du is shifted by log(n) (docs/model.md).
 
     Returns
     -------
     ndarray, shape (N, K)
     """
-    du = params.eta * (drive + z @ params.lateral_weights - params.bias)
-    du = params.c_du - softplus(params.c_du - du)
-    return params.c_u - softplus(params.c_u - np.maximum(u + du, params.u_floor))
+    step_fraction = 1.0 / substeps
+    bound = params.c_du + np.log(substeps)
+    du = params.eta * ((drive - params.bias) * step_fraction + z @ params.lateral_weights)
+    du = bound - softplus(bound - np.maximum(du, params.u_floor))
+    v = np.maximum(u + du, params.u_floor)
+    return np.minimum(v - softplus(v - params.c_u) * step_fraction, params.c_u)
 
 
 def infer(params: IPVAEParameters, x: np.ndarray, steps: int, rng: np.random.Generator,
