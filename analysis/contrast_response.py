@@ -15,8 +15,10 @@ The fit is least squares (``scipy.optimize.curve_fit``, trust-region
 reflective) with bounds :math:`R_{max} \ge 0`, :math:`0.1 \le n \le 10`,
 :math:`c_{50}` between 1% of the lowest non-zero contrast and 10 times the
 highest, :math:`R_0 \ge 0`, from several starting exponents, keeping the
-best. A curve that does not saturate within the tested contrasts determines
-:math:`c_{50}` poorly (R_max and c50 trade off); ``saturates`` says whether
+best. A fit whose n or c50 ends at a bound (``at_bound``) is not a measurement
+of that parameter: the V1 comparison excludes it and counts it. A curve
+that does not saturate within the tested contrasts determines :math:`c_{50}`
+poorly (R_max and c50 trade off); ``saturates`` says whether
 the fitted c50 lies inside the tested range.
 
 V1 reference (``docs/ephys_reference.md``): n about 2 to 3 (range 1 to 5), c50
@@ -84,6 +86,10 @@ class NakaRushtonFit:
         Fraction of the response variance across contrasts explained by the fit.
     saturates : bool
         True if c50 lies within the tested contrasts (then it is well determined).
+    at_bound : bool
+        True if n or c50 ended at a bound of the fit (within 0.1%, see
+        :func:`fit_at_bound`): the data do not determine it, and the value is the
+        bound, not a measurement; such fits are excluded from the V1 statistics.
     """
 
     r_max: float
@@ -92,6 +98,7 @@ class NakaRushtonFit:
     baseline: float
     r_squared: float
     saturates: bool
+    at_bound: bool = False
 
     def __call__(self, contrast):
         return naka_rushton(contrast, self.r_max, self.n, self.c50, self.baseline)
@@ -161,4 +168,27 @@ def fit_naka_rushton(contrasts, responses) -> NakaRushtonFit:
     r_max, n, c50, baseline = (float(v) for v in best)
     return NakaRushtonFit(r_max=r_max, n=n, c50=c50, baseline=baseline,
                           r_squared=1.0 - best_sse / ss_tot,
-                          saturates=bool(positive.min() <= c50 <= c.max()))
+                          saturates=bool(positive.min() <= c50 <= c.max()),
+                          at_bound=fit_at_bound(n, c50, (c_lo, c_hi)))
+
+
+#: Relative distance to a bound within which a fitted parameter counts as stuck there.
+BOUND_TOLERANCE = 1e-3
+
+
+def fit_at_bound(n: float, c50: float, c50_bounds: tuple) -> bool:
+    """Whether n (bounds :data:`EXPONENT_BOUNDS`) or c50 ended at a bound of the fit.
+
+    A parameter within :data:`BOUND_TOLERANCE` (relative) of a bound is stuck there:
+    a step-like curve drives n to its upper bound 10, a curve still rising at the
+    highest contrast drives c50 to 10 times that contrast.
+
+    Examples
+    --------
+    >>> fit_at_bound(10.0, 0.2, (0.001, 10.0)), fit_at_bound(2.5, 0.2, (0.001, 10.0))
+    (True, False)
+    """
+    def near(value, bound):
+        return abs(value - bound) <= BOUND_TOLERANCE * abs(bound)
+    return bool(any(near(n, b) for b in EXPONENT_BOUNDS)
+                or any(near(c50, b) for b in c50_bounds))

@@ -185,3 +185,103 @@ def stimulus_averaged_noise_correlations(counts, min_mean: float = 1.0) -> Noise
     keep = np.isfinite(matrix[i, j])
     return NoiseCorrelations(matrix=matrix, pairs=np.stack([i[keep], j[keep]], axis=1),
                              values=matrix[i[keep], j[keep]])
+
+
+# --- r_sc against the overlap of the two neurons' dictionary columns ------------------------
+
+#: Edges of the signed cosine bins of :func:`correlations_by_overlap`.
+OVERLAP_EDGES = (-1.0, -0.3, -0.1, 0.1, 0.3, 1.0)
+
+
+def column_cosines(Phi) -> np.ndarray:
+    """Cosine similarity of every pair of dictionary columns.
+
+    In the iP-VAE the lateral weights are W = -Phi^T diag(1/sigma^2) Phi
+    (``docs/model.md``), so W_ij is about -|Phi_i| |Phi_j| cos / sigma^2: columns that
+    overlap (cos > 0)
+    inhibit each other and compete to explain the same pixels, so the model predicts
+    negative noise correlations for them ("explaining away"), and positive ones for
+    anti-aligned columns (cos < 0).
+
+    Parameters
+    ----------
+    Phi : array_like, shape (M, K)
+
+    Returns
+    -------
+    ndarray, shape (K, K)
+        cos(Phi_i, Phi_j) in [-1, 1]; 0 for a zero column.
+
+    Examples
+    --------
+    >>> column_cosines(np.array([[1.0, 1.0, -1.0], [0.0, 1.0, 0.0]])).round(4)
+    array([[ 1.    ,  0.7071, -1.    ],
+           [ 0.7071,  1.    , -0.7071],
+           [-1.    , -0.7071,  1.    ]])
+    """
+    P = np.asarray(Phi, dtype=np.float64)
+    norms = np.linalg.norm(P, axis=0)
+    unit = P / np.where(norms > 0, norms, 1.0)
+    return np.clip(unit.T @ unit, -1.0, 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class OverlapBin:
+    """r_sc of the pairs whose column cosine lies in [low, high) (the last bin includes 1).
+
+    Attributes
+    ----------
+    low, high : float
+    n_pairs : int
+    median, mean : float
+        Of the pairs' r_sc (NaN without pairs).
+    """
+
+    low: float
+    high: float
+    n_pairs: int
+    median: float
+    mean: float
+
+
+def correlations_by_overlap(values, overlap, edges=OVERLAP_EDGES) -> list:
+    """Noise correlations binned by the overlap (column cosine) of each pair.
+
+    Parameters
+    ----------
+    values : array_like, shape (n_pairs,)
+        r_sc of each pair.
+    overlap : array_like, shape (n_pairs,)
+        cos(Phi_i, Phi_j) of each pair (:func:`column_cosines` at the pair's indices).
+    edges : sequence of float
+        Increasing bin edges; the last bin is closed on the right.
+
+    Returns
+    -------
+    list of OverlapBin
+
+    Examples
+    --------
+    >>> bins = correlations_by_overlap([-0.2, -0.1, 0.05], [0.5, 0.4, 0.0], (-1, 0.1, 1))
+    >>> [(b.n_pairs, round(b.median, 3)) for b in bins]
+    [(1, 0.05), (2, -0.15)]
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    c = np.asarray(overlap, dtype=np.float64).ravel()
+    if v.size != c.size:
+        raise ValueError(f"{v.size} correlations but {c.size} overlaps")
+    edges = np.asarray(edges, dtype=np.float64)
+    index = np.clip(np.searchsorted(edges, c, side="right") - 1, 0, edges.size - 2)
+    bins = []
+    for b in range(edges.size - 1):
+        sel = v[(index == b) & np.isfinite(v)]
+        bins.append(OverlapBin(float(edges[b]), float(edges[b + 1]), int(sel.size),
+                               float(np.median(sel)) if sel.size else float("nan"),
+                               float(np.mean(sel)) if sel.size else float("nan")))
+    return bins
+
+
+def format_overlap_bins(bins) -> str:
+    """``[low, high): median m (n = pairs)`` for every bin of :func:`correlations_by_overlap`."""
+    return "; ".join(f"[{b.low:g}, {b.high:g}{']' if b is bins[-1] else ')'}: median "
+                     f"{b.median:.3g} (n = {b.n_pairs})" for b in bins)

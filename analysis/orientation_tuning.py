@@ -26,7 +26,8 @@ interpolated with a periodic cubic spline at 0.1 deg (no smoothing; Ringach et
 al. smoothed with a Hanning window of 13.5 deg half-width at half-height); a
 curve that never falls to :math:`1/\sqrt 2` of its peak on one side within 90
 deg gets the largest possible value, 90 deg (Ringach et al. report such cells
-at their ceiling). Accuracy: within 0.1 deg of the von Mises value for 24
+at their ceiling); that value is a bound, not a width, and the orientation
+experiment excludes and counts it. Accuracy: within 0.1 deg of the von Mises value for 24
 samples over 180 deg and kappa <= 10; with coarser sampling a tuning curve
 narrower than the sampling step is only known to be narrower than the step.
 

@@ -23,7 +23,9 @@ curve that includes :math:`d^*` is :math:`(R(d^*) - R(d_{max})) / R(d^*)`.
 
 Here SI is computed on the measured responses (no curve fit): with few
 diameters the sampled peak may miss the true one, which lowers SI slightly.
-Responses are taken as measured (spontaneous activity not subtracted).
+The function takes the responses it is given; the size experiment
+(``analysis.experiments.size``) passes evoked responses (the spontaneous rate
+subtracted, clipped at 0).
 
 Edge cases: all-zero responses give NaN.
 

@@ -52,54 +52,61 @@ def _warn_if_from_counts(spiketrains, statistic: str) -> None:
 
 
 def fano_factor(trials: Sequence, window=None) -> float:
-    r"""Spike-count Fano factor of one neuron over repeated trials (Elephant).
+    r"""Spike-count Fano factor of one neuron over repeated trials, unbiased variance.
 
     Given the spike counts :math:`n_1, \dots, n_N` of the N trials within the
     window,
 
     .. math::
-        F = \frac{\operatorname{Var}(n)}{\operatorname{E}(n)}
-          = \frac{\frac{1}{N} \sum_i (n_i - \bar n)^2}{\bar n}
+        F = \frac{s^2}{\bar n}
+          = \frac{\frac{1}{N - 1} \sum_i (n_i - \bar n)^2}{\bar n}
 
-    computed by :func:`elephant.statistics.fanofactor`, whose variance divides
-    by N (``ddof = 0``).
+    with the unbiased variance (``ddof = 1``): :func:`elephant.statistics.fanofactor`
+    (whose variance divides by N, ``ddof = 0``) times N / (N - 1).
 
-    For a Poisson process F = 1 in every window; this estimator's expected
-    value is then (N - 1) / N (from the 1/N variance), with standard error
-    about :math:`\sqrt{2 / (N - 1) + 1 / (N \lambda)}` for a mean count
-    :math:`\lambda` per window (N F is close to a chi-square variable with
+    For a Poisson process F = 1 in every window and this estimator's expected
+    value is 1 for any N >= 2 (Elephant's own value, with the 1/N variance,
+    would be (N - 1) / N: 0.875 for 8 trials). Its standard error is about
+    :math:`\sqrt{2 / (N - 1) + 1 / (N \lambda)}` for a mean count
+    :math:`\lambda` per window ((N - 1) F is close to a chi-square variable with
     N - 1 degrees of freedom: the index-of-dispersion test).
 
     Parameters
     ----------
-    trials : sequence of neo.SpikeTrain
+    trials : sequence of neo.SpikeTrain or of 1-D arrays of spike times
         One train per trial (the same neuron and the same stimulus repeated),
         all of the same duration.
     window : tuple of (Quantity or float), optional
         ``(t_start, t_stop)`` of the counting window, in s if plain numbers;
-        default: the trains' whole duration.
+        default: the trains' whole duration (``neo.SpikeTrain`` only).
 
     Returns
     -------
     float
         F (dimensionless); NaN if no trial has a spike in the window or there
-        are no trials.
+        are fewer than 2 trials.
 
     Examples
     --------
     >>> import neo
     >>> trials = [neo.SpikeTrain([0.1, 0.5], t_stop=1.0, units="s"),
     ...           neo.SpikeTrain([0.3, 0.4, 0.9, 0.95], t_stop=1.0, units="s")]
-    >>> round(fano_factor(trials), 3)        # counts 2 and 4: var 1, mean 3
-    0.333
+    >>> round(fano_factor(trials), 3)        # counts 2 and 4: var (ddof 1) 2, mean 3
+    0.667
     """
     trials = list(trials)
-    if not trials:
+    if len(trials) < 2:
         return float("nan")
     if window is not None:
         t0, t1 = (_seconds(w) * pq.s for w in window)
         trials = [st.time_slice(t0, t1) for st in trials]
-    return float(elephant_statistics.fanofactor(trials))
+    if sum(len(st) for st in trials) == 0:
+        return float("nan")
+    n = len(trials)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        biased = float(elephant_statistics.fanofactor(trials))
+    return biased * n / (n - 1)
 
 
 def _intervals(spiketrains) -> list:

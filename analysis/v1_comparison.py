@@ -1,7 +1,11 @@
 """The model against V1: the 14 statistics of ``docs/ephys_reference.md``, as a table and a figure.
 
 Each row holds the model's sample (per neuron, per pair of neurons or per
-stimulus) with its median and interquartile range (IQR), the V1 value as the
+stimulus) with its median, interquartile range (IQR) and a 95% bootstrap
+confidence interval of the median (2,000 resamples, seeded; over neurons, also
+for the pairs of r_sc, see ``analysis.bootstrap``), the number of neurons
+included, the number excluded because their fit ended at a bound of the fit
+(bandwidth 90 deg; Naka-Rushton n or c50 at a bound), the V1 value as the
 reference states it, the *criterion* that turns that statement into a test
 (written out in the table, because several V1 statements are qualitative: "most
 cells", "broad", "bimodal"), the model's value of the tested quantity, whether
@@ -15,9 +19,10 @@ statistic                   criterion
 ==========================  ===========================================================
 Fano factor                 median in [1, 2]
 ISI CV                      median in [0.5, 1.1]
-firing-rate distribution    more than half the neurons fire below the mean rate (a
-                            log-normal gives Phi(sigma/2) > 1/2) and the log-normal fits
-                            better than a normal distribution (smaller KS distance)
+firing-rate distribution    shape only (scale-free): more than half the neurons fire
+                            below the mean rate (a log-normal gives Phi(sigma/2) > 1/2)
+                            and the log-normal fits better than a normal distribution
+                            (smaller KS distance); the rate's scale is not judged
 lifetime sparseness         median rise S(CRF + surround) - S(CRF) > 0
 population sparseness       median > 0.5 (a code where a fraction a of the neurons
                             respond equally and the rest are silent has S ~ 1 - a:
@@ -37,29 +42,40 @@ RF shape (nx)               median nx < 0.5 (at least half the cells blob-like)
 
 References: see ``docs/ephys_reference.md`` (cited per row).
 
+The firing-rate row is judged on the *shape* of the distribution of mean rates
+across neurons: both tests are unchanged when every rate is multiplied by the
+same factor. The rates themselves are counts per bin divided by the bin width
+tau = 25 ms (``models.config.BIN_WIDTH_S``), which the model does not fix (one
+bin is one inference step; the paper's tau is a free choice): a median of
+50 spikes/s at tau = 25 ms is 12.5 spikes/s at tau = 100 ms. The row states
+the bin width; the median rate is reported, not judged.
+
+Protocols (``analysis.experiments``): 10 trials per grating condition, orientation
+preferences from held-out trials, the OSI, F1/F0, size SI and XOS from evoked rates
+(the spontaneous rate subtracted); the Fano factor with the unbiased variance.
+
 :func:`run_v1_comparison` runs every experiment of ``analysis.experiments`` on one
-context and writes the table (CSV, Markdown) and the figure (``ipvae compare-v1``).
+context and writes the table (CSV, Markdown) and the figure
+(``analysis.v1_comparison_figure``; ``ipvae compare-v1``).
 """
 from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
-import math
 import os
 
 import numpy as np
-from matplotlib.patches import Rectangle
-from matplotlib.ticker import NullFormatter
 
-from ipvae_brian.analysis.experiment_figures import FONT_LABEL, FONT_SMALL, FONT_TITLE, new_figure, style
+from ipvae_brian.analysis.bootstrap import (LEVEL, N_RESAMPLES, finite_values, median_ci,
+                                            pair_median_ci)
 from ipvae_brian.analysis.experiments.report import summarise
-from ipvae_brian.analysis.raster import save_figure
+from ipvae_brian.analysis.noise_correlation import correlations_by_overlap, format_overlap_bins
 from ipvae_brian.analysis.response_modulation import bimodality_coefficient
 from ipvae_brian.models.atomic_file import atomic_output
-
-#: Shade of the V1 range in the figure.
-V1_COLOR = "#9ecae1"
+# the simulator's bin width: every rate in spikes/s is a count per bin over it
+from ipvae_brian.models.config import BIN_WIDTH_S
 
 
 @dataclasses.dataclass
@@ -94,6 +110,13 @@ class ComparisonRow:
         Values drawn in the figure if they differ from ``values``.
     shade_note : str
         What the shaded region means when it is not simply the range of the statistic.
+    n_excluded : int
+        Values excluded because their fit ended at a bound of the fit.
+    pairs : ndarray, shape (n, 2), or None
+        For a per-pair sample: the two neurons of each value (the confidence interval
+        then resamples neurons).
+    n_neurons : int or None
+        Neurons included; default: the number of values (per-neuron samples).
     """
 
     statistic: str
@@ -111,10 +134,20 @@ class ComparisonRow:
     log: bool = False
     plot_values: np.ndarray | None = None
     shade_note: str = ""
+    n_excluded: int = 0
+    pairs: np.ndarray | None = None
+    n_neurons: int | None = None
 
-    @property
+    @functools.cached_property
     def summary(self) -> dict:
-        return summarise(self.values)
+        """Median, quartiles, n, the 95% CI of the median and the neurons included."""
+        s = summarise(self.values)
+        if self.pairs is not None and len(self.pairs) == self.values.size:
+            lo, hi = pair_median_ci(self.values, self.pairs)
+        else:
+            lo, hi = median_ci(self.values)
+        neurons = self.n_neurons if self.n_neurons is not None else s["n"]
+        return {**s, "ci_low": lo, "ci_high": hi, "n_neurons": int(neurons)}
 
     @property
     def model_text(self) -> str:
@@ -122,8 +155,13 @@ class ComparisonRow:
         if s["n"] == 0:
             return "no data (n = 0)"
         unit = f" {self.unit}" if self.unit else ""
-        return (f"{_fmt(s['median'])}{unit} [{_fmt(s['q1'])}, {_fmt(s['q3'])}] "
-                f"(n = {s['n']} {self.sample})")
+        count = f"n = {s['n']} {self.sample}"
+        if self.sample != "neurons":
+            count += f" of {s['n_neurons']} neurons"
+        if self.n_excluded:
+            count += f"; {self.n_excluded} excluded at bounds"
+        return (f"{_fmt(s['median'])}{unit} [IQR {_fmt(s['q1'])}, {_fmt(s['q3'])}; "
+                f"95% CI {_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}] ({count})")
 
     @property
     def inside_text(self) -> str:
@@ -136,16 +174,11 @@ def _fmt(x) -> str:
     return f"{x:.3g}"
 
 
-def _finite(values) -> np.ndarray:
-    v = np.asarray(values if values is not None else [], dtype=np.float64).ravel()
-    return v[np.isfinite(v)]
-
-
 def _get(results, experiment, key, where="per_neuron"):
     r = results.get(experiment)
     if r is None:
         return np.zeros(0)
-    return _finite(getattr(r, where).get(key))
+    return finite_values(getattr(r, where).get(key))
 
 
 def _median_in(values, lo, hi, lo_open=False, hi_open=False):
@@ -155,6 +188,39 @@ def _median_in(values, lo, hi, lo_open=False, hi_open=False):
     ok_lo = m > lo if lo_open else m >= lo
     ok_hi = m < hi if hi_open else m <= hi
     return bool(ok_lo and ok_hi), f"median {_fmt(m)}"
+
+
+def _excluded(results, experiment, key) -> int:
+    """A count from an experiment's summary (fits at their bounds, trials; 0 if absent)."""
+    r = results.get(experiment)
+    value = r.summary.get(key, 0) if r is not None else 0
+    return int(value) if np.isfinite(value) else 0
+
+
+def _pair_arrays(nat, n_values):
+    """(pairs, overlap) of the r_sc values, or (None, None) when they are not recorded."""
+    if nat is None:
+        return None, None
+    pairs, overlap = nat.population.get("r_sc_pairs"), nat.population.get("r_sc_overlap")
+    if pairs is None or len(pairs) != n_values:
+        return None, None
+    return np.asarray(pairs).reshape(-1, 2), np.asarray(overlap, dtype=np.float64)
+
+
+def overlap_text(values, overlap) -> str:
+    """r_sc by the cosine of the two neurons' dictionary columns, one item per bin."""
+    if overlap is None or len(values) == 0:
+        return "by column overlap: not recorded"
+    return ("by cos(Phi_i, Phi_j) of the pair (the model predicts r_sc < 0 for overlapping "
+            "columns, cos > 0): " + format_overlap_bins(correlations_by_overlap(values,
+                                                                                overlap)))
+
+
+def _with_excluded(tested: str, n_kept: int, n_excluded: int) -> str:
+    """The tested value followed by how many values were excluded at bounds, if any."""
+    if not n_excluded:
+        return tested
+    return f"{tested} ({n_excluded} of {n_kept + n_excluded} excluded at bounds)"
 
 
 def build_rows(results: dict) -> list:
@@ -172,7 +238,8 @@ def build_rows(results: dict) -> list:
         "spike-count Fano factor", "", "neurons", v, "about 1 to 2 (often near 1.5)",
         "median in [1, 2]", tested, inside,
         "Tolhurst, Movshon & Dean 1983; Shadlen & Newsome 1998; Churchland et al. 2010",
-        "repeated natural patches, 600 ms window, median over patches per neuron",
+        "unbiased variance (ddof = 1) over the trials of each repeated natural patch, "
+        "600 ms window, median over patches per neuron",
         (1.0, 2.0), "Fano factor"))
 
     # 2 ISI CV
@@ -196,15 +263,18 @@ def build_rows(results: dict) -> list:
     else:
         inside = None
     mean_rate = float(np.mean(rates)) if rates.size else np.nan
+    bin_ms = f"{BIN_WIDTH_S * 1e3:g} ms"
     rows.append(ComparisonRow(
-        "firing-rate distribution", "spikes/s", "neurons", rates,
+        "firing-rate distribution", f"spikes/s at 1 bin = {bin_ms}", "neurons", rates,
         "heavy-tailed, close to log-normal; most cells fire little",
-        "fraction below the mean > 0.5 and log-normal fits better than normal (KS)",
+        "shape only (scale-free; the rate's scale is not judged): fraction below the mean "
+        "> 0.5 and log-normal fits better than normal (KS)",
         f"fraction below mean {_fmt(frac)}; KS log-normal {_fmt(ks)} vs normal {_fmt(ks_n)}",
         inside, "Buzsaki & Mizuseki 2014",
         f"log-normal sigma {_fmt(s.get('lognormal_sigma', np.nan))}, skewness "
         f"{_fmt(s.get('rate_skewness', np.nan))}, {int(s.get('n_silent', 0))} silent neurons; "
-        f"natural patches",
+        f"natural patches; rates = counts per bin / {bin_ms} (the model's bin width is a "
+        f"free choice: the median rate scales with 1 / bin width and is not judged)",
         (0.0, 1.0), "rate / mean rate", True,
         rates / mean_rate if rates.size and mean_rate > 0 else np.zeros(0),
         "below the mean"))
@@ -232,8 +302,10 @@ def build_rows(results: dict) -> list:
         "population sparseness", "", "stimuli", v,
         "high for natural images (most neurons silent)", "median > 0.5", tested, inside,
         "Willmore, Mazer & Gallant 2011",
-        f"{_fmt(100 * s.get('fraction_zero_counts', np.nan))}% zero counts in the window",
-        (0.5, 1.0), "population sparseness"))
+        f"{_fmt(100 * s.get('fraction_zero_counts', np.nan))}% zero counts in the window; "
+        f"confidence interval over stimuli",
+        (0.5, 1.0), "population sparseness",
+        n_neurons=nat.n_neurons if nat is not None else 0))
 
     # 6 circular variance
     v = _get(results, "orientation", "circular_variance")
@@ -247,18 +319,26 @@ def build_rows(results: dict) -> list:
         "orientation circular variance", "", "neurons", v,
         "broadly distributed over (0, 1); many weakly tuned cells",
         "IQR >= 0.2 wide and upper quartile > 0.5", tested, inside,
-        "Ringach, Shapley & Hawken 2002", "drifting gratings, 24 directions, preferred SF",
+        "Ringach, Shapley & Hawken 2002",
+        f"drifting gratings, {_excluded(results, 'orientation', 'directions')} directions, "
+        f"{_excluded(results, 'orientation', 'trials')} trials per condition; "
+        f"preferred SF picked on the even trials, the curve from the odd trials",
         (0.5, 1.0), "circular variance", shade_note="weakly tuned"))
 
     # 7 bandwidth
     v = _get(results, "orientation", "bandwidth")
     inside, tested = _median_in(v, 10.0, 40.0)
+    tested = _with_excluded(tested, v.size, _excluded(results, "orientation",
+                                                      "bandwidth_at_bound"))
     rows.append(ComparisonRow(
         "orientation bandwidth", "deg", "neurons", v,
         "roughly 10 to 40 deg, median in the twenties", "median in [10, 40] deg", tested,
         inside, "Ringach, Shapley & Hawken 2002",
-        "half-width at 1/sqrt(2) of the peak; 90 deg = never falls that low",
-        (10.0, 40.0), "bandwidth (deg)"))
+        f"half-width at 1/sqrt(2) of the peak, held-out trials; "
+        f"{_excluded(results, 'orientation', 'bandwidth_at_bound')} curves never fall that "
+        f"low (bandwidth at its 90 deg bound): excluded",
+        (10.0, 40.0), "bandwidth (deg)",
+        n_excluded=_excluded(results, "orientation", "bandwidth_at_bound")))
 
     # 8 OSI
     v = _get(results, "orientation", "osi")
@@ -266,23 +346,28 @@ def build_rows(results: dict) -> list:
     rows.append(ComparisonRow(
         "orientation selectivity index", "", "neurons", v,
         "broad, most cells clearly tuned", "median >= 1/3 (R_pref >= 2 R_orth)", tested, inside,
-        "Niell & Stryker 2008", "", (1 / 3, 1.0), "OSI"))
+        "Niell & Stryker 2008", "evoked rates (spontaneous rate subtracted), held-out trials",
+        (1 / 3, 1.0), "OSI"))
 
     # 9 contrast response
     v = _get(results, "contrast", "n")
     c50 = _get(results, "contrast", "c50")
     sat = _get(results, "contrast", "saturates")
     inside, tested = _median_in(v, 1.0, 5.0)
+    tested = _with_excluded(tested, v.size, _excluded(results, "contrast", "fits_at_bound"))
     rows.append(ComparisonRow(
         "contrast response (Naka-Rushton n)", "", "neurons", v,
         "n about 2 to 3 (range 1 to 5); c50 widely spread, tens of percent",
         "median n in [1, 5]", tested, inside,
         "Albrecht & Hamilton 1982; Sclar, Maunsell & Lennie 1990",
-        (f"c50 median {_fmt(np.median(c50))} [{_fmt(np.percentile(c50, 25))}, "
+        ((f"c50 median {_fmt(np.median(c50))} [{_fmt(np.percentile(c50, 25))}, "
          f"{_fmt(np.percentile(c50, 75))}] (contrast 1 = natural-patch pixel std); "
-         f"{int(sat.sum())} of {sat.size} saturate within the tested contrasts")
-        if c50.size else "no neuron fitted",
-        (1.0, 5.0), "Naka-Rushton exponent n"))
+         f"{int(sat.sum())} of {sat.size} saturate within the tested contrasts; ")
+        if c50.size else "no neuron fitted; ") + (
+        f"{_excluded(results, 'contrast', 'fits_at_bound')} fits with n or c50 at a bound "
+        f"of the fit excluded"),
+        (1.0, 5.0), "Naka-Rushton exponent n",
+        n_excluded=_excluded(results, "contrast", "fits_at_bound")))
 
     # 10 surround suppression
     v = _get(results, "size", "si")
@@ -322,14 +407,17 @@ def build_rows(results: dict) -> list:
 
     # 13 r_sc
     v = _get(results, "natural", "r_sc", "population")
+    pairs, overlap = _pair_arrays(nat, v.size)
     inside, tested = _median_in(v, 0.01, 0.2)
     rows.append(ComparisonRow(
         "noise correlation r_sc", "", "pairs", v,
         "small and positive: near 0.01 (some awake recordings) to 0.1-0.2 (many others)",
         "median over pairs in [0.01, 0.2]", tested, inside,
         "Ecker et al. 2010; Cohen & Kohn 2011",
-        f"mean {_fmt(np.mean(v)) if v.size else 'nan'}; repeated natural patches",
-        (0.01, 0.2), "r_sc"))
+        f"mean {_fmt(np.mean(v)) if v.size else 'nan'}; repeated natural patches; "
+        f"{overlap_text(v, overlap)}",
+        (0.01, 0.2), "r_sc", pairs=pairs,
+        n_neurons=int(s.get("n_rsc_neurons", 0))))
 
     # 14 RF shape
     v = _get(results, "rf", "nx")
@@ -351,26 +439,36 @@ def build_rows(results: dict) -> list:
     return rows
 
 
-COLUMNS = ("statistic", "unit", "sample", "n", "model_median", "model_q1", "model_q3",
+COLUMNS = ("statistic", "unit", "sample", "n", "n_neurons", "n_excluded_at_bounds",
+           "model_median", "model_q1", "model_q3", "median_ci_low", "median_ci_high",
            "v1_value", "criterion", "tested", "inside", "source", "details")
+#: The numeric columns written with 6 significant digits (empty when NaN).
+NUMERIC_COLUMNS = ("model_median", "model_q1", "model_q3", "median_ci_low", "median_ci_high")
 
 
 def _row_record(row: ComparisonRow) -> dict:
     s = row.summary
     return {"statistic": row.statistic, "unit": row.unit, "sample": row.sample, "n": s["n"],
+            "n_neurons": s["n_neurons"], "n_excluded_at_bounds": row.n_excluded,
             "model_median": s["median"], "model_q1": s["q1"], "model_q3": s["q3"],
+            "median_ci_low": s["ci_low"], "median_ci_high": s["ci_high"],
             "v1_value": row.v1_value, "criterion": row.criterion, "tested": row.tested,
             "inside": row.inside_text, "source": row.source, "details": row.details}
 
 
 def write_csv(rows, path) -> str:
-    """The table as CSV (one row per statistic, columns :data:`COLUMNS`), atomically."""
+    """The table as CSV (one row per statistic, columns :data:`COLUMNS`), atomically.
+
+    ``median_ci_low`` and ``median_ci_high`` bound the 95% bootstrap confidence interval
+    of the median (``analysis.bootstrap``); ``n_neurons`` counts the neurons included,
+    ``n_excluded_at_bounds`` those left out because their fit ended at a bound.
+    """
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
     writer.writeheader()
     for row in rows:
         record = _row_record(row)
-        for key in ("model_median", "model_q1", "model_q3"):
+        for key in NUMERIC_COLUMNS:
             record[key] = "" if not np.isfinite(record[key]) else f"{record[key]:.6g}"
         writer.writerow(record)
     with atomic_output(path) as tmp, open(tmp, "w", newline="") as f:
@@ -389,15 +487,20 @@ def markdown_table(rows) -> str:
     """The table in Markdown, then the details of every row as a numbered list."""
     def cell(text):
         return str(text).replace("|", "\\|")
-    lines = ["| # | statistic | model: median [IQR] (n) | V1 | criterion: model value | "
-             "inside | source |", "|---|---|---|---|---|---|---|"]
+    lines = [f"| # | statistic | model: median [IQR; {LEVEL:.0%} CI] (n) | V1 | "
+             f"criterion: model value | inside | source |", "|---|---|---|---|---|---|---|"]
     for i, row in enumerate(rows, 1):
         lines.append(f"| {i} | {cell(row.statistic)} | {cell(row.model_text)} | "
                      f"{cell(row.v1_value)} | {cell(row.criterion)}: {cell(row.tested)} | "
                      f"{row.inside_text} | {cell(row.source)} |")
     inside, outside, missing = count_inside(rows)
     lines += ["", f"Inside the V1 range: {inside} of {len(rows)}; outside: {outside}; "
-              f"no data: {missing}.", ""]
+              f"no data: {missing}.", "",
+              f"CI: {LEVEL:.0%} percentile-bootstrap confidence interval of the median "
+              f"({N_RESAMPLES:,} resamples, seeded; over neurons, for r_sc over the neurons "
+              f"of the pairs; over stimuli for population sparseness). n: values in the "
+              f"sample; neurons excluded because their fit ended at a bound are counted.",
+              ""]
     lines += [f"{i}. {row.statistic}: {row.details}" for i, row in enumerate(rows, 1)
               if row.details]
     return "\n".join(lines) + "\n"
@@ -411,75 +514,12 @@ def write_markdown(rows, path, header: str = "") -> str:
 
 def text_table(rows, width: int = 110) -> str:
     """A plain-text table for the terminal."""
-    out = [f"{'#':>2}  {'statistic':<36} {'model: median [IQR] (n)':<40} {'inside':<7} source"]
+    out = [f"{'#':>2}  {'statistic':<36} {'inside':<7} model: median [IQR; 95% CI] (n)"]
     for i, row in enumerate(rows, 1):
-        out.append(f"{i:>2}  {row.statistic[:36]:<36} {row.model_text[:40]:<40} "
-                   f"{row.inside_text:<7} {row.source}")
-        out.append(f"{'':>4}V1: {row.v1_value}; test: {row.criterion} -> {row.tested}")
+        out.append(f"{i:>2}  {row.statistic[:36]:<36} {row.inside_text:<7} {row.model_text}")
+        out.append(f"{'':>4}V1: {row.v1_value}; test: {row.criterion} -> {row.tested}; "
+                   f"source: {row.source}")
     return "\n".join(out)
-
-
-def comparison_figure(rows, path, title: str = "") -> str:
-    """One panel per statistic: the model's distribution, the V1 range shaded."""
-    n = len(rows)
-    cols = 4
-    nrows = math.ceil((n + 1) / cols)
-    fig = new_figure(13.0, 2.75 * nrows + 0.4)
-    grid = fig.add_gridspec(nrows, cols, wspace=0.42, hspace=0.95)
-    for i, row in enumerate(rows):
-        ax = fig.add_subplot(grid[i // cols, i % cols])
-        values = row.values if row.plot_values is None else _finite(row.plot_values)
-        lo, hi = row.shade
-        mark = {True: "inside", False: "OUTSIDE", None: "no data"}[row.inside]
-        style(ax, row.xlabel, row.sample)
-        ax.set_title(f"{i + 1}. {row.statistic}\n({mark})", fontsize=FONT_SMALL + 0.5)
-        if values.size == 0:
-            ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center",
-                    fontsize=FONT_LABEL, color="0.4")
-            if lo is not None:
-                ax.set_xlim(lo - 0.1 * abs(hi - lo) - 0.05, hi + 0.1 * abs(hi - lo) + 0.05)
-                ax.axvspan(lo, hi, color=V1_COLOR, alpha=0.6, lw=0)
-            continue
-        if row.log:
-            positive = values[values > 0]
-            if positive.size:
-                edges = np.logspace(np.log10(positive.min()) - 0.05,
-                                    np.log10(positive.max()) + 0.05, 25)
-                ax.set_xscale("log")
-                ax.xaxis.set_minor_formatter(NullFormatter())
-                ax.hist(positive, bins=edges, color="0.45", edgecolor="white", zorder=2)
-        else:
-            span = [values.min(), values.max()]
-            if lo is not None:
-                span = [min(span[0], lo), max(span[1], hi)]
-            width = span[1] - span[0] or 1.0
-            edges = np.linspace(span[0] - 0.02 * width, span[1] + 0.02 * width, 25)
-            ax.hist(values, bins=edges, color="0.45", edgecolor="white", zorder=2)
-        if lo is not None:
-            left = lo if not row.log or lo > 0 else ax.get_xlim()[0]
-            ax.axvspan(left, hi, color=V1_COLOR, alpha=0.6, lw=0, zorder=1)
-            if row.shade_note:
-                ax.text(left, 0.97, f" shaded: {row.shade_note}",
-                        transform=ax.get_xaxis_transform(), ha="left", va="top",
-                        fontsize=FONT_SMALL, color="#08519c", zorder=4)
-        if not row.log:
-            ax.axvline(np.median(values), color="k", ls="--", lw=1.0, zorder=3)
-    ax = fig.add_subplot(grid[(n) // cols, n % cols:])
-    ax.axis("off")
-    inside, outside, missing = count_inside(rows)
-    ax.add_patch(Rectangle((0.02, 0.62), 0.08, 0.12, transform=ax.transAxes, color=V1_COLOR,
-                           alpha=0.6))
-    ax.text(0.13, 0.68, "V1 range (docs/ephys_reference.md)", transform=ax.transAxes,
-            va="center", fontsize=FONT_SMALL)
-    ax.plot([0.02, 0.10], [0.48, 0.48], "k--", transform=ax.transAxes, lw=1.0)
-    ax.text(0.13, 0.48, "model median", transform=ax.transAxes, va="center",
-            fontsize=FONT_SMALL)
-    ax.text(0.02, 0.22, f"inside: {inside} of {len(rows)}, outside: {outside}, "
-            f"no data: {missing}", transform=ax.transAxes, fontsize=FONT_LABEL)
-    if title:
-        fig.suptitle(title, fontsize=FONT_TITLE, y=0.995)
-    fig.subplots_adjust(top=1 - 0.95 / fig.get_figheight())
-    return save_figure(fig, path)
 
 
 # --- the whole comparison ------------------------------------------------------------------
@@ -531,6 +571,7 @@ def run_v1_comparison(ctx, progress=None, plan: dict | None = None):
         Every experiment's result, in run order.
     """
     from ipvae_brian.analysis.experiments import EXPERIMENT_NAMES, planned_work, run_experiments
+    from ipvae_brian.analysis.v1_comparison_figure import comparison_figure
     if plan is None:
         plan = planned_work(EXPERIMENT_NAMES, ctx)
     results = run_experiments(plan, ctx, progress)
@@ -539,7 +580,8 @@ def run_v1_comparison(ctx, progress=None, plan: dict | None = None):
     paths = [write_csv(rows, os.path.join(ctx.out_dir, "v1_comparison.csv")),
              write_markdown(rows, os.path.join(ctx.out_dir, "v1_comparison.md"),
                             "## " + title),
-             comparison_figure(rows, os.path.join(ctx.out_dir, "v1_comparison.png"), title)]
+             comparison_figure(rows, os.path.join(ctx.out_dir, "v1_comparison.png"), title,
+                               count_inside(rows))]
     return rows, paths, results
 
 

@@ -123,7 +123,7 @@ def test_natural_experiment_fano_from_elephant_equals_var_over_mean_of_window_co
         counts = f["counts"][:, 4:16].sum(axis=1).astype(float).reshape(2, 12, -1)
     mean = counts.mean(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        fano = np.where(mean >= 1, counts.var(axis=1) / mean, np.nan)   # ddof 0, as Elephant
+        fano = np.where(mean >= 1, counts.var(axis=1, ddof=1) / mean, np.nan)   # unbiased
     defined = np.isfinite(fano).any(axis=0)
     expected = np.full(fano.shape[1], np.nan)
     expected[defined] = np.nanmedian(fano[:, defined], axis=0)
@@ -182,13 +182,16 @@ def test_comparison_rows_apply_their_criteria(tmp_path):
                                        "lifetime_sparseness_change": np.array([0.1, 0.2, -0.1,
                                                                               0.3])},
                            {"population_sparseness": np.array([0.9, 0.8]),
-                            "r_sc": np.array([-0.05, -0.02, 0.0])},
+                            "r_sc": np.array([-0.05, -0.02, 0.0]),
+                            "r_sc_pairs": np.array([[0, 1], [0, 2], [1, 2]]),
+                            "r_sc_overlap": np.array([0.5, 0.5, -0.5])},
                            {"fraction_below_mean": 0.75, "lognormal_ks": 0.1,
-                            "normal_ks": 0.3}),
+                            "normal_ks": 0.3, "n_rsc_neurons": 3}),
         "orientation": _result("orientation", {"circular_variance": np.array([0.1, 0.3, 0.6,
                                                                               0.9]),
-                                               "bandwidth": np.array([60.0, 70, 80, 90]),
-                                               "osi": np.array([0.5, 0.6, 0.7, 0.8])}),
+                                               "bandwidth": np.array([60.0, 70, 80, np.nan]),
+                                               "osi": np.array([0.5, 0.6, 0.7, 0.8])},
+                               summary={"trials": 10.0, "bandwidth_at_bound": 1.0}),
         "f1f0": _result("f1f0", {"f1f0": np.r_[np.full(10, 0.3), np.full(10, 1.7)]}),
     }
     rows = build_rows(results)
@@ -200,7 +203,7 @@ def test_comparison_rows_apply_their_criteria(tmp_path):
     assert inside["lifetime sparseness"] is True                 # median rise 0.15 > 0
     assert inside["population sparseness"] is True
     assert inside["orientation circular variance"] is True       # IQR 0.375, q3 0.675
-    assert inside["orientation bandwidth"] is False              # median 75 deg
+    assert inside["orientation bandwidth"] is False              # median 70 deg
     assert inside["orientation selectivity index"] is True
     assert inside["simple / complex (F1/F0)"] is True            # two modes, half above 1
     assert inside["noise correlation r_sc"] is False             # median -0.02
@@ -208,6 +211,47 @@ def test_comparison_rows_apply_their_criteria(tmp_path):
     assert count_inside(rows) == (7, 3, 4)
     write_csv(rows, tmp_path / "t.csv")
     with open(tmp_path / "t.csv") as f:
-        fano = next(csv.DictReader(f))
+        table = {r["statistic"]: r for r in csv.DictReader(f)}
+    fano = table["spike-count Fano factor"]
     assert (fano["model_median"], fano["n"], fano["inside"]) == ("1.4", "3", "yes")
-    assert "Inside the V1 range: 7 of 14; outside: 3; no data: 4." in markdown_table(rows)
+    # 95% bootstrap interval of the median of 1.2, 1.4, 1.5: resampled medians are sample
+    # values, and 1.2 and 1.5 each have probability 7/27 > 2.5%: the interval is [1.2, 1.5]
+    assert (fano["median_ci_low"], fano["median_ci_high"]) == ("1.2", "1.5")
+    bandwidth = table["orientation bandwidth"]
+    assert (bandwidth["n"], bandwidth["n_excluded_at_bounds"]) == ("3", "1")
+    assert "1 excluded at bounds" in rows[6].model_text
+    r_sc = table["noise correlation r_sc"]
+    assert (r_sc["n"], r_sc["n_neurons"]) == ("3", "3")
+    assert "[0.3, 1]: median -0.035 (n = 2)" in r_sc["details"]
+    assert "spikes/s at 1 bin = 25 ms" == table["firing-rate distribution"]["unit"]
+    md = markdown_table(rows)
+    assert "Inside the V1 range: 7 of 14; outside: 3; no data: 4." in md
+    assert "95% CI" in md
+
+
+def test_tuning_protocols_repeat_every_condition_on_at_least_10_trials():
+    from ipvae_brian.analysis.experiments.protocol import Protocol
+    p = Protocol()
+    assert min(p.orientation_trials, p.contrast_repeats, p.size_repeats, p.plaid_repeats,
+               p.f1f0_repeats) >= 10
+    assert Protocol.quick().orientation_trials >= 2           # held-out needs two halves
+
+
+def test_orientation_statistics_use_held_out_trials():
+    # even trials prefer SF 1 at direction 0; odd trials respond only at SF 1, direction 2:
+    # the curve is read from the odd trials at the SF picked on the even ones
+    from ipvae_brian.analysis.experiments.orientation import (GratingPreferences, evoked,
+                                                              held_out_tuning_curves)
+    rates = np.zeros((4, 4, 2, 1))
+    rates[0::2, 0, 1, 0] = 10.0
+    rates[1::2, 2, 1, 0] = 6.0
+    rates[1::2, :, 0, 0] = 50.0                  # SF 0 strongest on the odd trials only
+    prefs = GratingPreferences(directions=np.arange(4) * 90.0, sfs=np.array([0.1, 0.2]),
+                               trial_rates=rates, spontaneous_rate=np.array([1.0]),
+                               direction_index=np.zeros(1, int), sf_index=np.zeros(1, int),
+                               peak_rate=np.array([25.0]), responsive=np.array([True]))
+    curves, peak, held_out = held_out_tuning_curves(prefs)
+    assert held_out and peak[0] == 10.0
+    np.testing.assert_array_equal(curves, [[0.0, 0.0, 6.0, 0.0]])
+    np.testing.assert_array_equal(evoked(curves, prefs.spontaneous_rate[:, None]),
+                                  [[0.0, 0.0, 5.0, 0.0]])

@@ -95,12 +95,12 @@ def test_lateral_off_constant_drive_gives_poisson_spike_trains(poisson_trains):
     # the rate is exp(u0) / tau: the mean count over n K windows within 4 standard errors
     assert abs(counts.mean() - lam) < 4 * np.sqrt(lam / (n * K)), counts.mean()
 
-    # Fano factor (Elephant, variance over n trials with ddof 0): n F ~ chi2(n - 1) under
-    # Poisson, so E[F] = (n - 1) / n and SE ~ sqrt(2 / (n - 1) + 1 / (n lam))
+    # Fano factor (unbiased variance over n trials, ddof 1): (n - 1) F ~ chi2(n - 1) under
+    # Poisson, so E[F] = 1 and SE ~ sqrt(2 / (n - 1) + 1 / (n lam))
     fano = ss.per_neuron(ss.fano_factor, nested)
     se_fano = np.sqrt(2 / (n - 1) + 1 / (n * lam))
-    assert abs(fano.mean() - (n - 1) / n) < 4 * se_fano / np.sqrt(K), fano.mean()
-    lo, hi = stats.chi2.ppf([1e-5, 1 - 1e-5], n - 1) / n      # each neuron, two-sided 2e-5
+    assert abs(fano.mean() - 1.0) < 4 * se_fano / np.sqrt(K), fano.mean()   # unbiased (ddof 1)
+    lo, hi = stats.chi2.ppf([1e-5, 1 - 1e-5], n - 1) / (n - 1)  # each neuron, two-sided 2e-5
     assert np.all((fano > lo) & (fano < hi)), (fano.min(), fano.max(), lo, hi)
     # their spread over neurons is the sampling error (SE of an SD from K values ~ 1/sqrt(2K))
     assert abs(fano.std(ddof=1) / se_fano - 1) < 4 / np.sqrt(2 * (K - 1)), fano.std(ddof=1)
@@ -152,12 +152,12 @@ def test_statistics_edge_cases_and_known_values():
     assert np.isnan(ss.isi_lv([empty, single]))
     assert np.isnan(ss.fano_factor([empty, empty]))
     assert np.isnan(ss.fano_factor([]))
-    # counts 2 and 4 -> var 1 (ddof 0), mean 3
+    # counts 2 and 4 -> var 2 (ddof 1), mean 3
     a = neo.SpikeTrain([0.1, 0.5], t_stop=1.0, units="s")
     b = neo.SpikeTrain([0.3, 0.4, 0.9, 0.95], t_stop=1.0, units="s")
-    assert ss.fano_factor([a, b]) == pytest.approx(1 / 3)
-    # window [0, 0.45] s: counts 1 (a: 0.1) and 2 (b: 0.3, 0.4): var 0.25, mean 1.5
-    assert ss.fano_factor([a, b], window=(0.0, 0.45)) == pytest.approx(1 / 6)
+    assert ss.fano_factor([a, b]) == pytest.approx(2 / 3)
+    # window [0, 0.45] s: counts 1 (a: 0.1) and 2 (b: 0.3, 0.4): var (ddof 1) 0.5, mean 1.5
+    assert ss.fano_factor([a, b], window=(0.0, 0.45)) == pytest.approx(1 / 3)
     # pooled CV: intervals 0.4 (a) and 0.1, 0.5, 0.05 (b); none spans the two trains
     isi = np.array([0.4, 0.1, 0.5, 0.05])
     assert ss.isi_cv([a, b]) == pytest.approx(isi.std() / isi.mean())

@@ -72,12 +72,63 @@ def test_homogeneous_poisson_gives_fano_1_and_isi_cv_1():
         n = rng.poisson(rate * duration)
         trains.append(neo.SpikeTrain(np.sort(rng.uniform(0, duration, n)), t_stop=duration,
                                      units="s"))
-    # Elephant's variance divides by N: E[F] = (N - 1) / N; SE ~ sqrt(2 / (N - 1))
+    # unbiased variance (ddof 1): E[F] = 1; SE ~ sqrt(2 / (N - 1))
     fano = fano_factor(trains)
-    assert abs(fano - (n_trials - 1) / n_trials) < 4 * math.sqrt(2 / (n_trials - 1))
+    assert abs(fano - 1.0) < 4 * math.sqrt(2 / (n_trials - 1))
     n_intervals = sum(len(t) - 1 for t in trains)
     assert abs(isi_cv(trains) - 1.0) < 4 / math.sqrt(n_intervals)
     assert abs(isi_lv(trains) - 1.0) < 4 * math.sqrt(1.17 / n_intervals)
+
+
+def test_fano_factor_of_poisson_counts_over_8_trials_is_1_not_7_8():
+    # N = 8 trials of Poisson counts with mean lam = 5: (N - 1) F ~ chi2(N - 1), so the
+    # unbiased estimator has E[F] = 1 and SD sqrt(2 / (N - 1) + 1 / (N lam)) = 0.56 per
+    # neuron; the mean over 3000 neurons has SE 0.0102, and 4 SE = 0.041 separates 1 from
+    # the biased (ddof 0) value 7/8 = 0.875, which fails by 0.125 = 12 SE
+    from ipvae_brian.analysis.spike_statistics import fano_factor
+    rng = np.random.default_rng(8)
+    n_neurons, n_trials, lam = 3000, 8, 5.0
+    counts = rng.poisson(lam, (n_neurons, n_trials))
+    fano = np.array([fano_factor([np.sort(rng.uniform(0, 1, c)) for c in row])
+                     for row in counts])
+    se = math.sqrt(2 / (n_trials - 1) + 1 / (n_trials * lam)) / math.sqrt(n_neurons)
+    assert abs(fano.mean() - 1.0) < 4 * se, fano.mean()
+    np.testing.assert_allclose(fano, counts.var(axis=1, ddof=1) / counts.mean(axis=1),
+                               rtol=1e-12)
+    assert np.isnan(fano_factor([np.array([0.5])]))                  # one trial: undefined
+
+
+# --- bootstrap confidence intervals of a median --------------------------------------------
+
+def test_bootstrap_ci_of_a_median_has_the_width_of_its_standard_error():
+    # n = 400 standard normal values: SE of the median sqrt(pi / 2) / sqrt(n) = 0.0627, a
+    # 95% interval 2 x 1.96 SE = 0.246 wide; the percentile bootstrap of a median is
+    # discrete and its width varies by ~20% between samples: allowed 30%
+    from ipvae_brian.analysis.bootstrap import median_ci
+    v = np.random.default_rng(4).standard_normal(400)
+    lo, hi = median_ci(v)
+    assert lo < np.median(v) < hi
+    expected = 2 * 1.96 * math.sqrt(math.pi / 2) / math.sqrt(v.size)
+    assert abs((hi - lo) / expected - 1) < 0.3, (hi - lo, expected)
+    assert median_ci(v) == (lo, hi)                                   # seeded
+    assert all(np.isnan(median_ci([np.nan])))
+
+
+def test_bootstrap_ci_of_a_pair_median_resamples_neurons():
+    # pair values a_i + a_j (a ~ N(0, 1), n = 100 neurons, 4950 pairs) share neuron effects:
+    # the median is a U-statistic whose SE is sqrt(4 Var h1 / n) / f(0), h1(x) = Phi(-x)
+    # uniform (Var 1/12), f(0) = 1 / sqrt(4 pi) (density of N(0, 2) at 0): 0.205, a 95%
+    # width of 0.80; resampling the pairs as if independent would give about
+    # 2 x 1.96 x sqrt(pi) / sqrt(4950) = 0.099, 8 times narrower. Allowed 35% (bootstrap)
+    from ipvae_brian.analysis.bootstrap import median_ci, pair_median_ci
+    a = np.random.default_rng(5).standard_normal(100)
+    i, j = np.triu_indices(100, k=1)
+    values = a[i] + a[j]
+    lo, hi = pair_median_ci(values, np.stack([i, j], axis=1))
+    expected = 2 * 1.96 * math.sqrt(4 / 12 / 100) * math.sqrt(4 * math.pi)
+    assert abs((hi - lo) / expected - 1) < 0.35, (hi - lo, expected)
+    naive_lo, naive_hi = median_ci(values)
+    assert (hi - lo) > 4 * (naive_hi - naive_lo)
 
 
 # --- firing-rate distribution ---------------------------------------------------------------
@@ -121,6 +172,19 @@ def test_noise_correlation_of_correlated_gaussian_counts_ignores_the_stimulus_me
     assert abs(nc.matrix[0, 1] - rho) < 4 * se
     assert abs(nc.matrix[0, 2]) < 4 / math.sqrt(n)
     assert nc.values.shape == (3,)
+
+
+def test_noise_correlations_binned_by_column_overlap():
+    from ipvae_brian.analysis.noise_correlation import column_cosines, correlations_by_overlap
+    phi = np.array([[1.0, 1.0, 0.0, -1.0], [0.0, 1.0, 1.0, 0.0]])
+    cos = column_cosines(phi)
+    assert cos[0, 1] == pytest.approx(1 / math.sqrt(2)) and cos[0, 2] == 0.0
+    assert cos[0, 3] == pytest.approx(-1.0) and np.allclose(np.diag(cos), 1.0)
+    # pairs at cos -1, 0, 0.707 (twice), 1: bins [-1, -0.3), ..., [0.3, 1]
+    bins = correlations_by_overlap([0.2, 0.0, -0.1, -0.3, -0.5], [-1.0, 0.0, 0.71, 0.71, 1.0])
+    assert [b.n_pairs for b in bins] == [1, 0, 1, 0, 3]
+    assert bins[-1].median == pytest.approx(-0.3) and bins[-1].mean == pytest.approx(-0.3)
+    assert np.isnan(bins[1].median) and bins[-1].high == 1.0
 
 
 def test_spike_count_correlation_edge_cases():
@@ -183,6 +247,17 @@ def test_naka_rushton_fit_recovers_n_and_c50_within_5_percent_with_noise():
     assert fit.saturates and fit.r_squared > 0.999
     exact = fit_naka_rushton(c, naka_rushton(c, 30.0, 2.5, 0.2, 2.0))
     assert (exact.n, exact.c50, exact.r_max) == pytest.approx((2.5, 0.2, 30.0), rel=1e-6)
+
+
+def test_naka_rushton_fit_of_a_step_ends_at_the_exponent_bound_and_says_so():
+    # a step between two tested contrasts is fitted best by the steepest allowed curve:
+    # n ends at its upper bound 10 (a bound, not a measurement); a smooth curve does not
+    from ipvae_brian.analysis.contrast_response import EXPONENT_BOUNDS
+    c = np.array([0, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0])
+    step = fit_naka_rushton(c, np.where(c >= 0.16, 20.0, 1.0))
+    assert step.n == pytest.approx(EXPONENT_BOUNDS[1], rel=1e-3) and step.at_bound
+    smooth = fit_naka_rushton(c, naka_rushton(c, 30.0, 2.5, 0.2, 2.0))
+    assert not smooth.at_bound
 
 
 def test_naka_rushton_edge_cases():
@@ -296,7 +371,8 @@ def test_direction_selectivity_and_polar_plot():
 @pytest.mark.parametrize("module", ["sparseness", "rate_distribution", "noise_correlation",
                                     "orientation_tuning", "contrast_response", "size_tuning",
                                     "cross_orientation", "response_modulation",
-                                    "receptive_fields", "moving_bar_response"])
+                                    "receptive_fields", "moving_bar_response", "bootstrap",
+                                    "spike_statistics"])
 def test_docstring_examples_hold(module):
     import doctest
     import importlib

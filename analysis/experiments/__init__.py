@@ -30,7 +30,7 @@ loading), ``protocol`` (every size and stimulus parameter, default and quick),
 experiments at each neuron's preferred grating) and ``report`` (results as text).
 
 The numbers of neurons analysed are reported: responsive ones only, and in the
-grating experiments after the orientation one at most ``max_neurons`` (128) of them,
+grating experiments after the orientation one at most ``max_neurons`` (64) of them,
 drawn at random (seeded), which bounds the stimulus count.
 
 This module is the registry. It imports an experiment's module on first use, so that

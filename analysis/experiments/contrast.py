@@ -2,8 +2,12 @@
 
 Protocol (Albrecht & Hamilton 1982; ``docs/ephys_reference.md``): gratings at the
 preferred direction and SF at 8 contrasts (0 to 1; contrast 1 is the pixel
-standard deviation of the natural16 patches), 32 + 32 bins, 2 repeats;
-Naka-Rushton fit per neuron.
+standard deviation of the natural16 patches), 32 + 32 bins, 10 trials
+(``contrast_repeats``); Naka-Rushton fit per neuron to the mean over the trials.
+The spontaneous rate is not subtracted: the fit's baseline R_0 holds it (Albrecht &
+Hamilton 1982 fit it the same way). Fits whose n or c50 ended at a bound of the fit
+(``NakaRushtonFit.at_bound``) are excluded from n and c50 and counted
+(``summary["fits_at_bound"]``).
 """
 from __future__ import annotations
 
@@ -57,6 +61,7 @@ class ContrastExperiment(PreferredGratingExperiment):
         out = {name: nan_per_neuron(K) for name in ("n", "c50", "r_max", "baseline",
                                                     "r_squared")}
         saturates = np.zeros(K, dtype=bool)
+        at_bound = np.zeros(K, dtype=bool)
         curves = {}
         contrasts = np.asarray(p.contrasts)
         for k in chosen:
@@ -65,6 +70,9 @@ class ContrastExperiment(PreferredGratingExperiment):
             if curve.max() < RESPONSIVE_RATE_HZ:
                 continue
             fit = fit_naka_rushton(contrasts, curve)
+            if fit.at_bound:
+                at_bound[k] = True
+                continue
             for name in out:
                 out[name][k] = getattr(fit, name)
             saturates[k] = fit.saturates
@@ -74,11 +82,14 @@ class ContrastExperiment(PreferredGratingExperiment):
         figures.contrast_figure(fig, contrasts, curves, out)
         out["saturates"] = np.where(np.isfinite(out["n"]), saturates.astype(float), np.nan)
         notes = [f"{len(chosen)} neurons sampled from the {int(prefs.responsive.sum())} "
-                 f"responsive; {n_fit} reach {RESPONSIVE_RATE_HZ:g} spikes/s at some contrast "
-                 f"and were fitted; {int(saturates.sum())} of them saturate (c50 inside the "
-                 f"tested contrasts). Contrast 1 = the natural16 pixel standard deviation (a "
-                 f"grating of peak amplitude sqrt(2))"]
-        return ExperimentResult("contrast", out, {"contrasts": contrasts}, {}, K,
+                 f"responsive; {n_fit + int(at_bound.sum())} reach {RESPONSIVE_RATE_HZ:g} "
+                 f"spikes/s at some contrast and were fitted ({p.contrast_repeats} trials per "
+                 f"contrast); {int(at_bound.sum())} fits with n or c50 at a bound of the fit "
+                 f"excluded; {int(saturates.sum())} of the {n_fit} kept saturate (c50 inside "
+                 f"the tested contrasts). Contrast 1 = the natural16 pixel standard deviation "
+                 f"(a grating of peak amplitude sqrt(2))"]
+        summary = {"fits_at_bound": float(at_bound.sum()), "trials": float(p.contrast_repeats)}
+        return ExperimentResult("contrast", out, {"contrasts": contrasts}, summary, K,
                                 int(prefs.responsive.sum()), n_fit,
                                 ([prefs_block.path] if prefs_block else []) + [block.path, fig],
                                 notes + runaway_notes([block]), time.perf_counter() - start)

@@ -1,8 +1,11 @@
 """Simple and complex cells: F1/F0 of the responses to the preferred drifting grating.
 
 Protocol (Skottun et al. 1991; ``docs/ephys_reference.md``): gratings at each
-analysed neuron's preferred direction and SF, 32 + 64 bins (2 cycles), 4 repeats;
-F1/F0 of the PSTH over the 8 cycles.
+analysed neuron's preferred direction and SF, 32 + 64 bins (2 cycles), 10 trials
+(``f1f0_repeats``); F1/F0 of the PSTH over the 20 cycles. F0 is the evoked mean
+rate, the spontaneous rate (blank movie of the orientation grid) subtracted, as
+Skottun et al. (1991) define it; a neuron whose mean rate does not exceed its
+spontaneous rate has no F1/F0.
 """
 from __future__ import annotations
 
@@ -60,8 +63,11 @@ class F1F0Experiment(PreferredGratingExperiment):
             i = key_index[(float(prefs.preferred_direction[k]), float(prefs.preferred_sf[k]))]
             trace = psth[i, :, k]
             f0[k] = trace.mean() / BIN_WIDTH_S
-            if f0[k] >= RESPONSIVE_RATE_HZ:
-                ratio[k] = float(f1_f0(trace, p.tf))
+            evoked_f0 = f0[k] - prefs.spontaneous_rate[k]
+            if f0[k] >= RESPONSIVE_RATE_HZ and evoked_f0 > 0:
+                # F1 does not change when a constant is subtracted: F1 / F0_evoked is
+                # F1 / F0 of the trace as measured times F0 / F0_evoked
+                ratio[k] = float(f1_f0(trace, p.tf)) * f0[k] / evoked_f0
                 examples[int(k)] = trace / BIN_WIDTH_S
         n_resp = int(np.isfinite(ratio).sum())
         fig = ctx.path("f1f0.png")
@@ -72,7 +78,8 @@ class F1F0Experiment(PreferredGratingExperiment):
         notes = [f"{len(chosen)} neurons sampled from the {int(prefs.responsive.sum())} "
                  f"responsive to gratings; {n_resp} fire >= {RESPONSIVE_RATE_HZ:g} spikes/s at "
                  f"their preferred grating (F0 = mean over {p.f1f0_cycles} cycles x "
-                 f"{p.f1f0_repeats} repeats, no spontaneous rate subtracted)"]
+                 f"{p.f1f0_repeats} trials; F0 minus the spontaneous rate, median "
+                 f"{np.median(prefs.spontaneous_rate):.3g} spikes/s)"]
         return ExperimentResult("f1f0", {"f1f0": ratio, "f0_rate": f0}, {}, summary, K,
                                 int(prefs.responsive.sum()), n_resp,
                                 ([prefs_block.path] if prefs_block else []) + [block.path, fig],

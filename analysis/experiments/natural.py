@@ -7,8 +7,11 @@ population sparseness. The first 500 patches again through a disc of half the si
 at the 3 x 3 grid point nearest each neuron's projective field: the lifetime
 sparseness of this "classical receptive field" stimulation against the full patch
 (the surround added). And 8 patches x 32 repeats in continuous time (dt = 0.5 ms):
-Fano factors and ISI CV / LV via Elephant, noise correlations r_sc (within each
-patch for the pairs that respond to it, averaged over patches).
+Fano factors (unbiased variance) and ISI CV / LV via Elephant, noise correlations
+r_sc (within each patch for the pairs that respond to it, averaged over patches),
+also by the cosine of the two neurons' dictionary columns (``r_sc_overlap``; the
+model predicts negative r_sc for overlapping columns, see
+``noise_correlation.column_cosines``).
 """
 from __future__ import annotations
 
@@ -27,7 +30,8 @@ from ipvae_brian.analysis.experiments.geometry import (NATURAL_SIDE, aperture_ce
                                                        check_natural_side, nearest_centre,
                                                        receptive_field_centres)
 from ipvae_brian.analysis.experiments.protocol import protocol_for
-from ipvae_brian.analysis.noise_correlation import stimulus_averaged_noise_correlations
+from ipvae_brian.analysis.noise_correlation import (column_cosines,
+                                                    stimulus_averaged_noise_correlations)
 from ipvae_brian.analysis.rate_distribution import fit_lognormal
 from ipvae_brian.analysis.sparseness import lifetime_sparseness, population_sparseness
 
@@ -73,11 +77,11 @@ def repeated_patch_statistics(block, p, window_bins, K):
     Returns
     -------
     fano, isi_cv, isi_lv : ndarray, shape (K,)
-        Medians over the patches (NaN where undefined).
-    r_sc : ndarray, shape (n_pairs,)
-        Noise correlations averaged over the patches.
-    n_neurons : int
-        Neurons in the pairs of ``r_sc``.
+        Medians over the patches (NaN where undefined); the Fano factor with the
+        unbiased variance (``spike_statistics.fano_factor``).
+    correlations : NoiseCorrelations
+        Noise correlations averaged over the patches (``values``, shape (n_pairs,)) and
+        the neurons of each pair (``pairs``, shape (n_pairs, 2), indices into K).
     """
     from ipvae_brian.analysis.spike_statistics import fano_factor, isi_cv, isi_lv
     from ipvae_brian.analysis.spike_trains import read_spike_trains
@@ -119,7 +123,7 @@ def repeated_patch_statistics(block, p, window_bins, K):
         cv = np.nanmedian(cv_per_image, axis=0)
         lv = np.nanmedian(lv_per_image, axis=0)
     corr = stimulus_averaged_noise_correlations(counts, min_mean=1.0)
-    return fano, cv, lv, corr.values, int(np.unique(corr.pairs).size)
+    return fano, cv, lv, corr
 
 
 class NaturalExperiment(Experiment):
@@ -190,14 +194,18 @@ class NaturalExperiment(Experiment):
                               labels=np.repeat(np.arange(p.repeat_images), p.repeat_trials))
         b_rep = run_block(ctx, "natural-repeats", rep_set, T, window,
                           substeps=p.repeat_substeps, protocol=protocol)
-        fano, isi_cv_, isi_lv_, r_sc, n_corr = repeated_patch_statistics(b_rep, p, window, K)
+        fano, isi_cv_, isi_lv_, corr = repeated_patch_statistics(b_rep, p, window, K)
+        r_sc, n_corr = corr.values, int(np.unique(corr.pairs).size)
+        cosines = column_cosines(ctx.params.Phi)
+        overlap = cosines[corr.pairs[:, 0], corr.pairs[:, 1]] if r_sc.size else np.zeros(0)
 
         per_neuron = {"rate": mean_rate, "lifetime_sparseness": life,
                       "lifetime_sparseness_crf": s_small,
                       "lifetime_sparseness_crf_surround": s_large,
                       "lifetime_sparseness_change": change, "fano": fano, "isi_cv": isi_cv_,
                       "isi_lv": isi_lv_}
-        population = {"population_sparseness": pop, "r_sc": r_sc}
+        population = {"population_sparseness": pop, "r_sc": r_sc,
+                      "r_sc_pairs": corr.pairs.astype(np.float64), "r_sc_overlap": overlap}
         summary = {"lognormal_mu": fit.mu, "lognormal_sigma": fit.sigma,
                    "lognormal_ks": fit.ks_statistic, "normal_ks": fit.normal_ks_statistic,
                    "fraction_below_mean": fit.fraction_below_mean,

@@ -2,7 +2,7 @@
 
 They run after the orientation grid (:func:`orientation.grating_preferences`, run
 first if no experiment has yet) and show gratings at the preferred direction and
-spatial frequency of at most ``max_neurons`` (128) responsive neurons, drawn at
+spatial frequency of at most ``max_neurons`` (64) responsive neurons, drawn at
 random (seeded), which bounds the stimulus count; neurons that share a preferred
 grating share its stimuli.
 """

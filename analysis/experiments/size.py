@@ -4,7 +4,10 @@ Protocol (Cavanaugh et al. 2002; ``docs/ephys_reference.md``): gratings at the
 preferred direction and SF, contrast 0.5, in discs of 7 diameters (1/8 to 1 of the
 image side) and full field, centred on the grid point (of a 3 x 3 grid at 0 and
 +-1/4 of the side) nearest the centroid of the neuron's projective field Phi_k^2;
-surround-suppression index.
+10 trials per condition (``size_repeats``); surround-suppression index of the evoked
+responses (mean rate over the trials minus the spontaneous rate of the orientation
+grid's blank movie, clipped at 0), so that the index measures the suppression
+of the stimulus-driven response and not of the spontaneous rate.
 """
 from __future__ import annotations
 
@@ -14,12 +17,13 @@ import numpy as np
 
 from ipvae_brian.analysis import experiment_figures as figures
 from ipvae_brian.analysis.experiments.base import (RESPONSIVE_RATE_HZ, ExperimentResult,
-                                                   block_cost, nan_per_neuron, run_block,
-                                                   runaway_notes, sample_neurons, stack_stimuli)
+                                                   block_cost, nan_per_neuron, repeat_stimuli,
+                                                   run_block, runaway_notes, sample_neurons,
+                                                   stack_stimuli)
 from ipvae_brian.analysis.experiments.context import ExperimentContext
 from ipvae_brian.analysis.experiments.geometry import (aperture_centres, nearest_centre,
                                                        receptive_field_centres)
-from ipvae_brian.analysis.experiments.orientation import grating_preferences
+from ipvae_brian.analysis.experiments.orientation import evoked, grating_preferences
 from ipvae_brian.analysis.experiments.preferred_gratings import (PreferredGratingExperiment,
                                                                  grating_condition_sets)
 from ipvae_brian.analysis.experiments.protocol import Protocol, movie_frames, protocol_for
@@ -32,7 +36,8 @@ class SizeExperiment(PreferredGratingExperiment):
     name = "size"
 
     def block_work(self, ctx: ExperimentContext, p: Protocol) -> float:
-        return block_cost(p.max_neurons * len(p.diameters), movie_frames(p, p.contrast_cycles))
+        return block_cost(p.max_neurons * len(p.diameters) * p.size_repeats,
+                          movie_frames(p, p.contrast_cycles))
 
     def run(self, ctx: ExperimentContext) -> ExperimentResult:
         start = time.perf_counter()
@@ -50,14 +55,16 @@ class SizeExperiment(PreferredGratingExperiment):
         frames = movie_frames(p, p.contrast_cycles)
         parts, cond = grating_condition_sets(ctx, p, keys, diameters=diameters,
                                              centres=centres, frames=frames)
-        stimuli = stack_stimuli("drifting_grating", parts, (ctx.side, ctx.side), cond,
-                                "drifting gratings in discs of growing diameter centred near "
-                                "the analysed neurons' projective fields")
+        stimuli = repeat_stimuli(stack_stimuli("drifting_grating", parts, (ctx.side, ctx.side),
+                                               cond, "drifting gratings in discs of growing "
+                                               "diameter centred near the analysed neurons' "
+                                               "projective fields"),
+                                 p.size_repeats)
         block = run_block(ctx, "size", stimuli, frames, (p.settle_bins, frames),
                           protocol={"experiment": "size", **p.as_dict()})
         K = ctx.n_latents
         nd = len(diameters)
-        rates = block.window_rates.reshape(len(keys), nd, K)
+        rates = block.window_rates.reshape(p.size_repeats, len(keys), nd, K).mean(axis=0)
         key_index = {k: i for i, k in enumerate(keys)}
         d_values = np.array([np.inf if d is None else d for d in diameters])
         si, pref_d = nan_per_neuron(K), nan_per_neuron(K)
@@ -68,14 +75,19 @@ class SizeExperiment(PreferredGratingExperiment):
             curve = rates[i, :, k]
             if curve.max() < RESPONSIVE_RATE_HZ:
                 continue
-            si[k] = float(surround_suppression_index(d_values, curve))
-            pref_d[k] = float(preferred_diameter(d_values, curve))
+            driven = evoked(curve, prefs.spontaneous_rate[k])
+            if not np.any(driven > 0):
+                continue
+            si[k] = float(surround_suppression_index(d_values, driven))
+            pref_d[k] = float(preferred_diameter(d_values, driven))
             curves[int(k)] = curve
         n_ok = int(np.isfinite(si).sum())
         fig = ctx.path("size.png")
         figures.size_figure(fig, d_values, curves, si, ctx.side)
         notes = [f"{chosen.size} neurons sampled from the {int(prefs.responsive.sum())} "
-                 f"responsive; {n_ok} reach {RESPONSIVE_RATE_HZ:g} spikes/s at some diameter; "
+                 f"responsive; {n_ok} reach {RESPONSIVE_RATE_HZ:g} spikes/s at some diameter "
+                 f"and exceed their spontaneous rate ({p.size_repeats} trials; SI of the "
+                 f"evoked responses); "
                  f"the largest stimulus is a full-field grating; aperture centres on a 3 x 3 "
                  f"grid (spacing {p.centre_offset * ctx.side:g} px) nearest each neuron's "
                  f"projective-field centroid"]
