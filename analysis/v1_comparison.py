@@ -525,8 +525,11 @@ def text_table(rows, width: int = 110) -> str:
 # --- the whole comparison ------------------------------------------------------------------
 
 def comparison_title(ctx) -> str:
-    """The title of the table and the figure: parameters, K, seed and protocol sizes."""
-    return (f"Model vs V1 ({ctx.params_source}; K = {ctx.n_latents}; seed {ctx.seed}; "
+    """The title of the table and the figure: parameters (a file by its name, not its
+    absolute path), K, seed and protocol sizes."""
+    source = os.path.basename(ctx.params_source) if os.path.sep in ctx.params_source \
+        else ctx.params_source
+    return (f"Model vs V1 ({source}; K = {ctx.n_latents}; seed {ctx.seed}; "
             f"{'quick' if ctx.quick else 'default'} protocols)")
 
 
