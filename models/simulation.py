@@ -35,6 +35,7 @@ from ipvae_brian.models.parameters import IPVAEParameters
 from ipvae_brian.models.recording import RecordingWriter
 from ipvae_brian.models.run_summary import RunSummary
 from ipvae_brian.models.stimulus_array import check_run_stimuli
+from ipvae_brian.stimuli.stimulus_file import square_image_shape
 from ipvae_brian.stimuli.stimulus_set import StimulusSet
 
 
@@ -80,9 +81,7 @@ def as_stimulus_set(stimuli, config: RunConfig | None = None) -> StimulusSet:
     if x.ndim not in (2, 3):
         raise SimulationInputError(f"stimuli must be N x M (images) or N x T x M (movies), "
                                    f"got shape {x.shape}")
-    side = int(round(np.sqrt(x.shape[-1])))
-    shape = (side, side) if side * side == x.shape[-1] else (1, x.shape[-1])
-    return StimulusSet("array", x, shape)
+    return StimulusSet("array", x, square_image_shape(x.shape[-1]))
 
 
 class Simulation:

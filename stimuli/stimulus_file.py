@@ -22,7 +22,8 @@ from ipvae_brian.stimuli.stimulus_set import StimulusError, StimulusSet
 HDF5_DATASETS = ("stimuli/x", "x")
 
 
-def _square_shape(m: int) -> tuple:
+def square_image_shape(m: int) -> tuple:
+    """(H, W) of M pixels: a square image if M is a perfect square, else one row (1, M)."""
     side = int(round(np.sqrt(m)))
     return (side, side) if side * side == m else (1, m)
 
@@ -67,5 +68,5 @@ def load_stimulus_file(path: str) -> StimulusSet:
     if x.ndim not in (2, 3):
         raise StimulusError(f"{path}: stimuli must be N x M or N x T x M, got shape {x.shape}")
     return StimulusSet(name=f"file:{os.path.basename(path)}", x=x,
-                       image_shape=image_shape or _square_shape(x.shape[-1]),
+                       image_shape=image_shape or square_image_shape(x.shape[-1]),
                        params={"path": os.path.abspath(path)})
