@@ -49,6 +49,25 @@ def fraction_localised(Phi: np.ndarray, threshold: float = 0.7,
     return float(np.mean(energy_concentration(Phi, top_fraction) >= threshold))
 
 
+def dictionary_canvas(Phi: np.ndarray, image_shape: tuple, columns: int) -> np.ndarray:
+    """The columns of Phi as tiles of one image, in column order, each scaled to [-1, 1]
+    by its largest absolute value; NaN between tiles (1 pixel) and in empty slots."""
+    Phi = np.asarray(Phi, dtype=np.float64)
+    K = Phi.shape[1]
+    columns = max(1, min(columns, K))
+    rows = int(np.ceil(K / columns))
+    h, w = image_shape
+    pad = 1
+    canvas = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad), np.nan)
+    for slot in range(K):
+        r, c = divmod(slot, columns)
+        tile = Phi[:, slot].reshape(h, w)
+        scale = np.max(np.abs(tile)) or 1.0
+        canvas[pad + r * (h + pad):pad + r * (h + pad) + h,
+               pad + c * (w + pad):pad + c * (w + pad) + w] = tile / scale
+    return canvas
+
+
 def plot_dictionary(Phi: np.ndarray, image_shape: tuple, path, usage: np.ndarray | None = None,
                     columns: int = 32, title: str = ""):
     """Every column of Phi as an image, sorted by usage (most used first).
@@ -68,16 +87,7 @@ def plot_dictionary(Phi: np.ndarray, image_shape: tuple, path, usage: np.ndarray
     Phi = np.asarray(Phi, dtype=np.float64)
     K = Phi.shape[1]
     order = np.arange(K) if usage is None else np.argsort(-np.asarray(usage), kind="stable")
-    rows = int(np.ceil(K / columns))
-    h, w = image_shape
-    pad = 1
-    canvas = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad), np.nan)
-    for slot, k in enumerate(order):
-        r, c = divmod(slot, columns)
-        tile = Phi[:, k].reshape(h, w)
-        scale = np.max(np.abs(tile)) or 1.0
-        canvas[pad + r * (h + pad):pad + r * (h + pad) + h,
-               pad + c * (w + pad):pad + c * (w + pad) + w] = tile / scale
+    canvas = dictionary_canvas(Phi[:, order], image_shape, columns)
     width = 7.2
     fig, ax = plt.subplots(figsize=(width, width * canvas.shape[0] / canvas.shape[1] + 0.5),
                            constrained_layout=True)

@@ -104,6 +104,8 @@ class Evaluation:
     summed_counts : ndarray, shape (N, K), or None
         Counts summed over bins (with ``readout``): the read-out's test features.
     seed : int
+    spikes_per_neuron : ndarray, shape (K,)
+        Every neuron's spikes summed over all stimuli and bins.
     """
 
     rows: list
@@ -114,19 +116,35 @@ class Evaluation:
     stimuli: StimulusSet
     summed_counts: np.ndarray | None
     seed: int
+    spikes_per_neuron: np.ndarray
 
     @property
     def params(self) -> IPVAEParameters:
         return self.network.params
 
+    @property
+    def never_fire(self) -> float:
+        """Fraction of the neurons without a single spike in the whole evaluation."""
+        return float(np.mean(self.spikes_per_neuron == 0))
+
+    def silence_line(self) -> str:
+        """How many neurons never fired, over how many stimuli and bins."""
+        silent = int(np.sum(self.spikes_per_neuron == 0))
+        return (f"{silent} of {self.spikes_per_neuron.size} neurons ({100 * self.never_fire:.1f}%) "
+                f"never fired on the {self.stimuli.n_stimuli:,} stimuli x "
+                f"{self.network.steps} bins")
+
     def table(self) -> str:
-        """R^2, %-zeros and rate per bin beside the paper's R^2 / %-zeros (one line each)."""
-        lines = [f"{'t':>5} {'R^2':>7} {'zeros':>7} {'rate':>7}   paper (R^2 / zeros)"]
+        """R^2, %-zeros, mean count per neuron (rate) and per stimulus (spikes) at each listed
+        bin, beside the paper's R^2 / %-zeros (one line each)."""
+        K = self.params.n_latents
+        lines = [f"{'t':>5} {'R^2':>7} {'zeros':>7} {'rate':>7} {'spikes':>8}   "
+                 f"paper (R^2 / zeros)"]
         for row in self.rows:
             ref = PAPER_IPVAE.get(row["t"])
             ref_text = f"{ref[0]:.2f} / {100 * ref[1]:.0f}%" if ref else ""
             lines.append(f"{row['t']:>5} {row['r2']:>7.3f} {100 * row['zeros']:>6.1f}% "
-                         f"{row['rate']:>7.3f}   {ref_text}")
+                         f"{row['rate']:>7.3f} {K * row['rate']:>8.1f}   {ref_text}")
         return "\n".join(lines)
 
     def dictionary_line(self) -> str:
@@ -189,12 +207,14 @@ def run_evaluation(options: EvaluationOptions, report: Callable[[str], None] | N
            f"lateral term {config.lateral} ({config.lateral_reason})")
     quality = QualityByBin(params.Phi, options.steps)
     summed = []       # counts summed over bins, the read-out's features (with readout)
+    per_neuron = np.zeros(params.n_latents)
     start = time.perf_counter()
     with (progress_bar or _no_progress_bar)(stimuli.n_stimuli) as bar:
         for chunk in run_chunks(net, stimuli.x, seed=options.seed,
                                 progress=None if bar is None else bar.update_to):
             quality.add(stimuli.x[chunk.first:chunk.first + chunk.counts.shape[0]],
                         chunk.counts)
+            per_neuron += chunk.counts.sum(axis=(0, 1), dtype=float)
             if options.readout:
                 summed.append(chunk.counts.sum(axis=1, dtype=float))
     rows = quality.table(sorted(set(PAPER_BINS) | set(options.at or ())))
@@ -206,7 +226,7 @@ def run_evaluation(options: EvaluationOptions, report: Callable[[str], None] | N
     return Evaluation(rows=rows, localised=localised, seconds=seconds, figure=figure,
                       network=net, stimuli=stimuli,
                       summed_counts=np.concatenate(summed) if options.readout else None,
-                      seed=options.seed)
+                      seed=options.seed, spikes_per_neuron=per_neuron)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,10 +12,11 @@ of Phi z_T at the last bin (mean and median over stimuli), the fraction of zero 
 
 Resumable: a recording is only ever written complete (temporary file, renamed at the
 end), so a point whose file exists is done. It is checked (format, and the settings it
-was made with, stored in the file as ``sweep_settings``) and skipped; a second
+was made with, stored in the file as ``sweep_settings``, including a digest of the
+stimuli's pixels, so a stimulus file changed between runs is noticed) and skipped; a second
 invocation of a finished sweep simulates nothing and only rewrites the summary. A file
 made with other settings (another ``--n``, parameter file, seed, ...) is an error, not
-silently replaced.
+silently replaced (``--overwrite`` simulates such points again).
 
 Axes (``--set NAME=v1,v2,...``), see :data:`SWEEP_AXES`. Scalar values set every
 neuron's entry of a per-neuron parameter (``log_bias``, ``u0``).
@@ -49,7 +50,7 @@ from ipvae_brian.models.errors import FileFormatError, ParameterError, Simulatio
 from ipvae_brian.models.parameters import IPVAEParameters
 from ipvae_brian.models.recording import Recording
 from ipvae_brian.models.run_summary import summarise_recording
-from ipvae_brian.models.shipped import resolve_parameters
+from ipvae_brian.models.shipped import parameter_pixel_counts, resolve_parameters
 from ipvae_brian.models.simulation import Simulation
 from ipvae_brian.stimuli import catalog
 
@@ -147,6 +148,17 @@ def apply_point(params: IPVAEParameters, values: dict) -> IPVAEParameters:
         raise SimulationInputError(f"point {point_name(values)}: {exc}") from None
 
 
+def stimuli_digest(stimuli) -> str:
+    """Short digest of the stimuli's content (pixels, shape and labels): a point is
+    complete only if its recording was made from the same pixels, not only the same spec
+    (a stimulus file can change between runs)."""
+    h = hashlib.sha256(repr(stimuli.x.shape).encode())
+    h.update(np.ascontiguousarray(stimuli.x).tobytes())
+    if stimuli.labels is not None:
+        h.update(np.ascontiguousarray(stimuli.labels).tobytes())
+    return h.hexdigest()[:16]
+
+
 def parameters_digest(params: IPVAEParameters) -> str:
     """Short digest of the parameter values (to recognise a recording's parameters)."""
     h = hashlib.sha256()
@@ -215,8 +227,10 @@ class ParameterSweep:
     """
 
     def __init__(self, axes: dict, out: str, parameters, stimuli_spec: str, stimuli,
-                 steps: int, seed: int, settings: dict | None = None):
+                 steps: int, seed: int, settings: dict | None = None,
+                 overwrite: bool = False):
         self.axes = axes
+        self.overwrite = overwrite
         self.out = os.fspath(out)
         parent = os.path.dirname(os.path.abspath(self.out))
         if os.path.exists(self.out) and not os.path.isdir(self.out):
@@ -226,12 +240,14 @@ class ParameterSweep:
         self.stimuli = stimuli
         self.steps = int(steps)
         self.points = []
+        digest = stimuli_digest(stimuli)
         for combination in itertools.product(*axes.values()):
             values = dict(zip(axes, combination))
             params = apply_point(parameters(values.get("latents")), values)
             point_seed = int(values.get("seed", seed))
             name = point_name(values)
             point_settings = {"stimuli": stimuli_spec, "n_stimuli": stimuli.n_stimuli,
+                              "stimuli_digest": digest,
                               "steps": self.steps, "seed": point_seed,
                               "n_latents": params.n_latents,
                               "parameters": parameters_digest(params), **(settings or {}),
@@ -248,8 +264,23 @@ class ParameterSweep:
         return [p for p in self.points if p.status == "to simulate"]
 
     def _check_existing(self, point: SweepPoint) -> None:
-        if not os.path.exists(point.path):
+        from ipvae_brian.models.atomic_file import same_file
+        if not os.path.lexists(point.path):
             return
+        source = self.stimuli.params.get("path")
+        if source and same_file(point.path, source):
+            raise SimulationInputError(f"{point.path} is the stimulus file of this sweep: "
+                                       f"simulating the point would destroy it; choose "
+                                       f"another --out")
+        try:
+            self._check_recording(point)
+        except SimulationInputError:
+            if not self.overwrite:
+                raise
+            return                     # --overwrite: simulated again, replaced when done
+        point.status = "complete"
+
+    def _check_recording(self, point: SweepPoint) -> None:
         try:
             with Recording.open(point.path) as rec:
                 stored = rec.attrs.get("sweep_settings")
@@ -264,10 +295,15 @@ class ParameterSweep:
         if stored != expected:
             differ = sorted(k for k in set(stored) | set(expected)
                             if stored.get(k) != expected.get(k))
+            if {"stimuli", "n_stimuli"} & set(differ) and "stimuli_digest" in differ:
+                differ.remove("stimuli_digest")
+            elif "stimuli_digest" in differ:
+                differ[differ.index("stimuli_digest")] = ("stimuli_digest: the stimuli's "
+                                                          "pixels changed")
             raise SimulationInputError(
                 f"{point.path} exists but was made with other settings (differs in: "
-                f"{', '.join(differ)}); remove it or choose another --out")
-        point.status = "complete"
+                f"{', '.join(differ)}); pass --overwrite to simulate it again, or choose "
+                f"another --out")
 
     def recording_attrs(self, point: SweepPoint) -> dict:
         """Root attributes of a point's recording (besides the writer's own)."""
@@ -347,12 +383,18 @@ class SweepOptions:
         K of random parameters (unless ``latents`` is an axis).
     steps : int, optional
         T, bins per stimulus (default 128, or a movie's frame count).
+    stimulus_layout : {"images", "movies"}, optional
+        How a stimulus file's 3-D array is read
+        (:func:`~ipvae_brian.stimuli.stimulus_file.choose_layout`).
     seed : int
         Base seed of the draws and of random parameters.
     engine, lateral : str
         As :class:`~ipvae_brian.models.config.RunConfig`'s.
     workers, scheduler, chunk_size : optional
         Where and in what pieces the chunks run (:class:`RunConfig`).
+    overwrite : bool
+        Simulate again (and replace) the points whose recordings were made with other
+        settings or stimuli; without it they are an error.
     command_line : str
         Stored in every recording.
     """
@@ -365,12 +407,14 @@ class SweepOptions:
     random_params: bool = False
     latents: int = 512
     steps: int | None = None
+    stimulus_layout: str | None = None
     seed: int = 0
     engine: str = "auto"
     lateral: str = "auto"
     workers: int | None = None
     scheduler: str | None = None
     chunk_size: int | None = None
+    overwrite: bool = False
     command_line: str = ""
 
 
@@ -451,7 +495,10 @@ def run_sweep(options: SweepOptions, report: Callable[[str], None] | None = None
         raise SimulationInputError(f"--steps must be a positive integer, got {options.steps}")
     if options.n is not None and options.n < 1:
         raise SimulationInputError(f"--n must be a positive integer, got {options.n}")
-    stimuli = catalog.load(options.stimuli, n=options.n, seed=options.seed)
+    pixels, required = parameter_pixel_counts(options.params, options.random_params)
+    stimuli = catalog.load(options.stimuli, n=options.n, seed=options.seed,
+                           layout=options.stimulus_layout, pixels=pixels,
+                           pixels_required=required, steps=options.steps)
     steps = options.steps or stimuli.n_frames or 128
     config = config.replace(steps=steps)
     sources, cache = {}, {}
@@ -473,7 +520,8 @@ def run_sweep(options: SweepOptions, report: Callable[[str], None] | None = None
                            options.seed, settings={"engine": options.engine,
                                                    "mode": config.mode,
                                                    "bin_width": config.bin_width,
-                                                   "threads": THREADS_PER_SIMULATION})
+                                                   "threads": THREADS_PER_SIMULATION},
+                           overwrite=options.overwrite)
     points, todo = sweep.points, sweep.to_simulate
     N = stimuli.n_stimuli
     report(f"Sweep over {' x '.join(f'{k} ({len(v)})' for k, v in axes.items())} = "

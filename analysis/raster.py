@@ -4,7 +4,8 @@ Layout (one shared time axis in seconds from the stimulus onset)::
 
     title: file, stimulus, mode, neurons shown, spikes
     stimulus   movies: a strip of frames at their times; images: the image, held
-    raster     one row per neuron, sorted (default: by first-spike time, earliest on top)
+    raster     one row per neuron, labelled with its id, sorted (default: by first-spike
+               time, earliest on top)
     PSTH       mean rate of the shown neurons per bin (spikes/s per neuron, Elephant)
 
 Discrete-mode recordings have no spike times: each bin's count is drawn as
@@ -214,17 +215,14 @@ def plot_raster(recording, stimulus: int = 0, neurons=None, sort: str = "first-s
         for edge in np.arange(1, T) * tau:
             ax_raster.axvline(edge, color="0.85", linewidth=0.4, zorder=0)
     ax_raster.set_ylim(n - 0.5, -0.5)
-    ticks = (np.arange(n) if n <= 12 else
-             np.unique(np.r_[np.arange(0, n, max(1, int(round(n / 6 / 8.0))) * 8), n - 1]))
+    # every labelled row names its neuron (the id, not the rank), as many as fit
+    per_label = max(1, int(np.ceil(n / max(1.0, raster_height * 72.0 / (FONT_SMALL * 1.3)))))
+    ticks = np.arange(0, n, per_label)
     ax_raster.set_yticks(ticks)
-    if sort == "index" or n <= 24:
-        ax_raster.set_yticklabels([str(int(trains.neurons[order[r]])) for r in ticks])
-        what = "neuron index"
-    else:
-        ax_raster.set_yticklabels([str(int(r) + 1) for r in ticks])
-        what = "neuron rank"
+    ax_raster.set_yticklabels([str(int(trains.neurons[order[r]])) for r in ticks])
     by = {"first-spike": "by first spike", "rate": "by spike count", "index": "by index"}[sort]
-    ax_raster.set_ylabel(f"{what}\n(sorted {by})", fontsize=FONT_LABEL)
+    every = f", every {_ordinal(per_label)} row labelled" if per_label > 1 else ""
+    ax_raster.set_ylabel(f"neuron id\n(sorted {by}{every})", fontsize=FONT_LABEL)
     ax_raster.tick_params(axis="x", labelbottom=False)
 
     # --- PSTH ---------------------------------------------------------------------------------

@@ -393,6 +393,12 @@ class InMemoryRecording:
         The stimuli (needed for a raster's stimulus panel, not for spike trains).
     path : str
         A name for figure titles (there is no file).
+    params : IPVAEParameters or None
+        The parameters (for the dictionary and reconstructions).
+    u : ndarray, shape (N, T, K), or None
+        The potentials, if recorded.
+    reconstructions : ndarray, shape (N, T, M), or None
+        Phi z_t (computed from the counts and ``params`` when both are given).
     """
 
     counts: np.ndarray
@@ -400,6 +406,9 @@ class InMemoryRecording:
     spikes: dict | None = None
     stimuli: object = None
     path: str = "in-memory results"
+    params: object = None
+    u: np.ndarray | None = None
+    reconstructions: np.ndarray | None = None
 
 
 def recording_from_arrays(counts, bin_width: float, dt: float | None = None,
@@ -467,20 +476,29 @@ def recording_from_result(result, stimuli=None,
         Of a run that kept its counts in memory (``simulate(..., keep=True)``, the
         default without ``out``); continuous mode (``RunConfig(dt=...)``) adds the spikes.
     stimuli : StimulusSet or ndarray, optional
-        The stimuli the run was given (for a raster's stimulus panel).
+        The stimuli the run was given (for a raster's stimulus panel); default: the
+        result's own.
     name : str
         Shown in figure titles.
 
     Returns
     -------
     InMemoryRecording
+        With the result's parameters, u (if recorded) and reconstructions (if
+        ``"recon"`` was recorded).
     """
     if result.counts is None:
         raise SimulationInputError("the result holds no counts: simulate with keep=True, "
                                    "or read the recording it wrote")
-    return recording_from_arrays(result.counts, result.config.bin_width, result.config.dt,
-                                 result.spike_times, result.spike_neurons,
-                                 result.spike_stimuli, stimuli=stimuli, name=name)
+    rec = recording_from_arrays(result.counts, result.config.bin_width, result.config.dt,
+                                result.spike_times, result.spike_neurons,
+                                result.spike_stimuli,
+                                stimuli=getattr(result, "stimuli", None) if stimuli is None
+                                else stimuli, name=name)
+    params = getattr(result, "params", None)
+    recon = (None if params is None or "recon" not in result.config.record
+             else (result.counts @ params.Phi.T).astype(np.float32))
+    return dataclasses.replace(rec, params=params, u=result.u, reconstructions=recon)
 
 
 def spike_trains_from_result(result, stimuli=None, neurons=None) -> RecordedSpikeTrains:

@@ -1,12 +1,16 @@
-"""Fit the parameters from a recording: one step of the offline learning rule, by hand.
+"""Fit the parameters to a recording: the offline step of learning, by hand.
 
 Simulates natural16 training patches with the authors' random initialisation and writes
-a recording with the potentials u (``record=("u",)``), reads it back, and fits from the
-recorded counts what ``learning.alternation`` fits every minibatch (docs/learning.md):
-a per-neuron Newton step of the dictionary Phi (``hebbian_step``), u0 from the mean
-posterior rates of the later half of the bins, sigma from the residual variance per
-pixel, eta from the stability rule. Prints the free energy (nats per stimulus and bin)
-before and after: on the recorded counts, and of a new run with the fitted parameters.
+a recording with the potentials u (``record=("u",)``), reads it back, and takes Adam
+steps down the teacher-forced free energy of the recorded counts
+(``learning.recording_fit.fit_recording``; docs/learning.md): Phi, sigma, u0, b and eta
+move together, with the counts held fixed. This is what ``run_sim.py learn --from``
+does, and what the learning alternation does once per minibatch. Prints the free energy
+(nats per stimulus and bin) of the recording before and after, and of a new run with
+the fitted parameters: the fit lowers the free energy of the counts it was given, but
+many steps on one recording can leave parameters that do worse in a new run (the counts
+they would draw differ from the recorded ones), which is why learning alternates one step
+with one new simulation.
 
     python examples/fit_from_recording.py [--tiny] [--out fit.h5]
 """
@@ -16,11 +20,8 @@ import tempfile
 
 import numpy as np
 
-from ipvae_brian.learning.alternation import CURVATURE_FLOOR, LearningRule
-from ipvae_brian.learning.dictionary import hebbian_step
-from ipvae_brian.learning.likelihood_noise import log_sigma_from_variance, residual_variance
-from ipvae_brian.learning.prior_rates import fit_u0, mean_posterior_rates
-from ipvae_brian.learning.step_size import stable_step_size
+from ipvae_brian.learning.adam import step_sizes
+from ipvae_brian.learning.recording_fit import fit_recording
 from ipvae_brian.models.config import RunConfig
 from ipvae_brian.models.free_energy import free_energy
 from ipvae_brian.models.parameters import IPVAEParameters
@@ -34,7 +35,6 @@ parser.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "ipvae_
 args = parser.parse_args()
 n, K, steps = (20, 32, 16) if args.tiny else (200, 128, 32)
 config = RunConfig(steps=steps, record=("u",))
-rule = LearningRule(steps=steps)                       # the learning rule's settings
 
 stimuli = catalog.load("natural16:train", n=n)
 params = IPVAEParameters.random(stimuli.n_pixels, K, seed=0)
@@ -42,22 +42,15 @@ simulate(params, stimuli, config, seed=1, out=args.out)
 with Recording.open(args.out) as rec:                  # read back: x, counts, u
     x, counts, u = rec.stimuli.x, rec.counts[()], rec.u[()]
 print(f"recording {args.out}: counts {counts.shape}, u {u.shape}")
-f_before = np.nanmean(free_energy(params, x, counts, u))
 
-z = counts.astype(np.float64)
-Phi = hebbian_step(params.Phi, x, z, rule.dictionary_step, column_norm=rule.column_norm,
-                   curvature=np.maximum(np.mean(z ** 2, axis=(0, 1)), CURVATURE_FLOOR))
-u0 = fit_u0(mean_posterior_rates(counts, first_bin=steps // 2),
-            max(rule.u0_min, params.u_floor), params.c_u)
-log_sigma = log_sigma_from_variance(residual_variance(params.Phi, x, z))
-fitted = params.replace(Phi=Phi, u0=u0, log_sigma=log_sigma)
-fitted = fitted.replace(log_lr=np.log(stable_step_size(fitted, x, rule.stability_margin)))
-refit = params.replace(Phi=Phi, log_sigma=log_sigma)         # u0, eta act on a new run only
-f_recorded = np.nanmean(free_energy(refit, x, counts, u))
-
+rates = step_sizes(dictionary_rate=1e-4, parameter_rate=1e-2)  # Adam step per parameter
+fit = fit_recording(params, x, counts, u, rates=rates, iterations=50, final_objective=True)
+fitted = fit.params
 new = simulate(fitted, stimuli, config, seed=1)
-f_after = np.nanmean(free_energy(fitted, x, new.counts, new.u))
+f_after = np.mean(free_energy(fitted, x, new.counts, new.u))
 print(f"eta {params.eta:.3f} -> {fitted.eta:.3f}, sigma {params.sigma.mean():.3f} -> "
-      f"{fitted.sigma.mean():.3f}, median u0 {np.median(params.u0):.2f} -> {np.median(u0):.2f}")
-print(f"free energy before: {f_before:.1f} nats; on the recorded counts with the fitted "
-      f"Phi and sigma: {f_recorded:.1f}; new run with all fitted parameters: {f_after:.1f}")
+      f"{fitted.sigma.mean():.3f}, median u0 {np.median(params.u0):.2f} -> "
+      f"{np.median(fitted.u0):.2f}, median b {np.median(params.bias):.3f} -> "
+      f"{np.median(fitted.bias):.3f}")
+print(f"free energy before: {fit.objectives[0]:.1f} nats; of the recorded counts after 50 "
+      f"steps: {fit.objectives[-1]:.1f}; new run with the fitted parameters: {f_after:.1f}")

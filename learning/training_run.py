@@ -20,6 +20,7 @@ import os
 from typing import Callable
 
 from ipvae_brian.learning import alternation
+from ipvae_brian.learning.adam import STATE_GROUP, AdamState, read_state
 from ipvae_brian.models.atomic_file import check_output_path
 from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.parameters import IPVAEParameters
@@ -30,30 +31,35 @@ from ipvae_brian.stimuli.stimulus_set import StimulusSet
 TRAINING_DATA_SETS = ("natural16", "digits8")
 
 #: The header of the epoch table (:func:`epoch_line`).
-EPOCH_HEADER = (f"{'epoch':>5} {'F train':>9} {'F test':>9} {'R2 test':>8} {'zeros':>6} "
-                f"{'runaway':>7} {'eta':>6} {'sigma':>6} {'u0 med':>6} {'s':>6}")
+EPOCH_HEADER = (f"{'epoch':>5} {'F train':>9} {'F test':>9} {'R2 t16':>7} {'zeros':>6} "
+                f"{'R2 last':>7} {'zeros':>6} {'spikes':>7} {'silent':>6} {'runaway':>7} "
+                f"{'clamp':>5} {'eta':>6} {'b med':>6} {'u0 med':>6} {'s':>5}")
 
 
 def epoch_line(record: dict) -> str:
     """One epoch of the history as a line of the table under :data:`EPOCH_HEADER`: free
-    energy (train, test), test R^2 and %-zeros at the last bin, runaways, eta, mean sigma,
-    median u0, seconds.
+    energy (train probe, test), test R^2 and %-zeros at the early bin and the last bin,
+    mean spikes per stimulus and bin, the fraction of neurons that never fired, runaways,
+    the clamp, eta, median b and u0, seconds.
 
     Examples
     --------
-    >>> record = dict(epoch=1, free_energy_train=66.38, free_energy_test=-2.86,
-    ...               r2_test=-0.449, zeros_test=0.802, runaways_train=0, runaways_test=0,
-    ...               eta=0.712, sigma_mean=0.391, u0_median=-3.0, seconds=51.2)
+    >>> record = dict(epoch=1, objective_train=66.38, objective_test=66.91, r2_early=0.612,
+    ...               zeros_early=0.853, r2_last=0.741, zeros_last=0.861, spikes=41.3,
+    ...               never_fire=0.004, runaways_train=0, runaways_test=0, clamp=10.0,
+    ...               eta=0.712, bias_median=0.05, u0_median=-4.1, seconds=51.2)
     >>> print(EPOCH_HEADER); print(epoch_line(record))
-    epoch   F train    F test  R2 test  zeros runaway    eta  sigma u0 med      s
-        1     66.38     -2.86   -0.449  80.2%       0  0.712  0.391  -3.00     51
+    epoch   F train    F test  R2 t16  zeros R2 last  zeros  spikes silent runaway clamp    eta  b med u0 med     s
+        1     66.38     66.91   0.612  85.3%   0.741  86.1%    41.3   0.4%       0  10.0  0.712  0.050  -4.10    51
     """
-    return (f"{record['epoch']:>5} {record['free_energy_train']:>9.2f} "
-            f"{record['free_energy_test']:>9.2f} {record['r2_test']:>8.3f} "
-            f"{100 * record['zeros_test']:>5.1f}% "
-            f"{record['runaways_train'] + record['runaways_test']:>7} {record['eta']:>6.3f} "
-            f"{record['sigma_mean']:>6.3f} {record['u0_median']:>6.2f} "
-            f"{record['seconds']:>6.0f}")
+    return (f"{record['epoch']:>5} {record['objective_train']:>9.2f} "
+            f"{record['objective_test']:>9.2f} {record['r2_early']:>7.3f} "
+            f"{100 * record['zeros_early']:>5.1f}% {record['r2_last']:>7.3f} "
+            f"{100 * record['zeros_last']:>5.1f}% {record['spikes']:>7.1f} "
+            f"{100 * record['never_fire']:>5.1f}% "
+            f"{record['runaways_train'] + record['runaways_test']:>7} {record['clamp']:>5.1f} "
+            f"{record['eta']:>6.3f} {record['bias_median']:>6.3f} {record['u0_median']:>6.2f} "
+            f"{record['seconds']:>5.0f}")
 
 
 def training_sets(spec: str, n_train: int | None, n_test: int | None,
@@ -90,7 +96,8 @@ class LearningOptions:
         Seed of the initialisation, the minibatch order and the Poisson draws.
     n_train, n_test : int, optional
         Use the first N stimuli of each split (None: all).
-    steps, batch_size, column_norm, dictionary_step, decay_every, stability_margin
+    steps, window, batch_size, beta, dictionary_rate, parameter_rate, decay, clamp_start,
+    release, column_norm
         Settings of the :class:`~ipvae_brian.learning.alternation.LearningRule`
         (:meth:`rule`), with its defaults.
     engine : {"auto", "runtime", "standalone"}
@@ -109,22 +116,24 @@ class LearningOptions:
     n_train: int | None = None
     n_test: int | None = 1000
     steps: int = alternation.LearningRule.steps
+    window: int = alternation.LearningRule.window
     batch_size: int = alternation.LearningRule.batch_size
+    beta: float = alternation.LearningRule.beta
+    dictionary_rate: float = alternation.LearningRule.dictionary_rate
+    parameter_rate: float = alternation.LearningRule.parameter_rate
+    decay: int = alternation.LearningRule.decay
+    clamp_start: float = alternation.LearningRule.clamp_start
+    release: int = alternation.LearningRule.release
     column_norm: float = alternation.LearningRule.column_norm
-    dictionary_step: float = alternation.LearningRule.dictionary_step
-    decay_every: int = alternation.LearningRule.decay_every
-    stability_margin: float = alternation.LearningRule.stability_margin
     engine: str = "standalone"
     restart: bool = False
     command_line: str = ""
 
     def rule(self) -> alternation.LearningRule:
         """The learning rule of these options (checked)."""
-        return alternation.LearningRule(steps=self.steps, batch_size=self.batch_size,
-                                        column_norm=self.column_norm,
-                                        dictionary_step=self.dictionary_step,
-                                        stability_margin=self.stability_margin,
-                                        decay_every=self.decay_every)
+        names = {f.name for f in dataclasses.fields(alternation.LearningRule)}
+        return alternation.LearningRule(**{name: getattr(self, name) for name in names
+                                           if hasattr(self, name)})
 
 
 @dataclasses.dataclass
@@ -161,8 +170,8 @@ class LearningResult:
         last = self.history[-1]
         written = f"{self.path} and {figure}" if figure else self.path
         return (f"Done: {len(self.history)} epochs; test free energy "
-                f"{last['free_energy_test']:.2f} nats per stimulus and bin, R^2 at the last "
-                f"training bin {last['r2_test']:.3f}, {100 * last['zeros_test']:.1f}% zeros. "
+                f"{last['objective_test']:.2f} nats per stimulus and bin, R^2 at the last "
+                f"training bin {last['r2_last']:.3f}, {100 * last['zeros_last']:.1f}% zeros. "
                 f"Wrote {written}. Evaluate with: python run_sim.py evaluate --params "
                 f"{self.path}")
 
@@ -183,15 +192,18 @@ def _start_or_resume(options: LearningOptions, out: str, rule: alternation.Learn
                 f"{out} holds K = {params.n_latents}, M = {params.n_pixels}; asked for K = "
                 f"{options.latents}, M = {train.n_pixels}; pass --restart")
         history = learning["history"]
+        state = read_state(out)
+        if state is None:
+            raise SimulationInputError(f"{out} holds no optimiser state ({STATE_GROUP}) to "
+                                       f"resume from; pass --restart")
         report(f"Resuming {out} after epoch {len(history)} of {options.epochs}")
-        return params, history
-    probe = train.x[:rule.probe_size]
+        return params, history, state
     params = alternation.initial_parameters(train.n_pixels, options.latents, rule,
-                                            options.seed, probe)
+                                            options.seed)
     params = params.replace(provenance={**params.provenance,
                                         "command_line": options.command_line,
                                         "stimuli": options.stimuli})
-    return params, []
+    return params, [], AdamState.zeros(params)
 
 
 def run_learning(options: LearningOptions, report: Callable[[str], None] | None = None,
@@ -231,14 +243,17 @@ def run_learning(options: LearningOptions, report: Callable[[str], None] | None 
     train, test = training_sets(options.stimuli, options.n_train, options.n_test,
                                 options.seed)
     rule = options.rule()
-    params, history = _start_or_resume(options, out, rule, train, report)
+    params, history, state = _start_or_resume(options, out, rule, train, report)
     n_batches = max(1, train.n_stimuli // rule.batch_size)
     report(f"Learning K = {options.latents} neurons on {train.name} ({train.n_stimuli:,} "
            f"train, {test.n_stimuli:,} test stimuli, {train.image_shape[0]}x"
            f"{train.image_shape[1]} pixels): {options.epochs} epochs of {n_batches} "
            f"minibatches x {rule.batch_size} stimuli x {rule.steps} bins, seed {options.seed}\n"
-           f"  rule: column norm {rule.column_norm}, dictionary step {rule.dictionary_step}, "
-           f"eta from the stability margin {rule.stability_margin}, b = exp({rule.log_bias})\n"
+           f"  objective: the free energy with beta = {rule.beta}, teacher-forced on windows "
+           f"of {rule.window} bins; Adam steps {rule.dictionary_rate} (Phi) and "
+           f"{rule.parameter_rate} (log sigma, u0, log b, log eta), divided by 1 + j / "
+           f"{rule.decay}; clamps from {rule.clamp_start} to {rule.clamp_final} over "
+           f"{rule.release} minibatches\n"
            f"  the Brian2 network simulates every minibatch ({options.engine} engine); "
            f"parameters are saved to {out} after every epoch (rerun to resume)")
     if history:
@@ -255,14 +270,14 @@ def run_learning(options: LearningOptions, report: Callable[[str], None] | None 
         if progress is not None:
             progress((epoch - epochs_done) * n_batches + done, total)
 
-    def epoch_done(epoch_params, epoch_history):
-        epoch_params.save(out)
+    def epoch_done(epoch_params, epoch_history, epoch_state):
+        epoch_params.save(out, extra_groups={STATE_GROUP: epoch_state.arrays()})
         if on_epoch is not None:
             on_epoch(epoch_history[-1], header[0])
         header[0] = None
 
     simulate = alternation.brian_simulator(rule.steps, engine=options.engine)
     params = alternation.learn(params, train.x, test.x, rule, options.epochs, options.seed,
-                               simulate, history=history, on_epoch=epoch_done,
+                               simulate, history=history, state=state, on_epoch=epoch_done,
                                progress=minibatch_done)
     return LearningResult(params=params, path=out, image_shape=train.image_shape)

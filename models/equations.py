@@ -59,6 +59,9 @@ I_ff = feedforward(t - t_chunk, i) : 1  # feed-forward drive (Phi^T x / sigma^2)
 u0 : 1 (constant)                      # prior log-rate u0_k, where u starts for every stimulus
 b : 1 (constant)                       # bias b_k = exp(log_bias_k), a drive toward silence
 eta : 1 (shared, constant)             # step size eta = exp(log_lr)
+c_u : 1 (shared, constant)             # soft ceiling c_u of u
+c_du : 1 (shared, constant)            # soft bound c_du of du
+u_floor : 1 (shared, constant)         # hard floor of u and of du
 t_chunk : second (shared)              # start time of the current chunk of stimuli
 """
 

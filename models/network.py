@@ -144,14 +144,27 @@ def configure_brian(cache_dir: str | None = None) -> None:
 
     The Cython cache folder is ``$IPVAE_CACHE_DIR/brian2-cython`` (default
     ``~/.cache/ipvae-brian/brian2-cython``) so that every process, test and CI job
-    reuses the same compiled code (a cold compile takes ~20 s).
+    reuses the same compiled code (a cold compile takes ~20 s). Also switches off Brian2's
+    own Ctrl-C handling (``core.stop_on_keyboard_interrupt``): an interrupt raises
+    ``KeyboardInterrupt``.
     """
     if cache_dir is None:
         root = os.environ.get("IPVAE_CACHE_DIR") or os.path.join(
             os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "ipvae-brian")
         cache_dir = os.path.join(root, "brian2-cython")
-    os.makedirs(cache_dir, exist_ok=True)
+    try:
+        os.makedirs(cache_dir, exist_ok=True)
+    except OSError as exc:
+        raise SimulationInputError(
+            f"cannot use {cache_dir!r} as the compiled-code cache ({exc.strerror}); set "
+            f"IPVAE_CACHE_DIR to a writable folder") from None
+    if not os.access(cache_dir, os.W_OK):
+        raise SimulationInputError(f"the compiled-code cache {cache_dir!r} is not writable; "
+                                   f"set IPVAE_CACHE_DIR to a writable folder")
     prefs.codegen.runtime.cython.cache_dir = cache_dir
+    # Ctrl-C raises KeyboardInterrupt (the command line exits 130 with nothing written)
+    # instead of Brian2's "stop after this step", which returns truncated monitors
+    prefs.core.stop_on_keyboard_interrupt = False
     prefs.codegen.runtime.cython.multiprocess_safe = True
     brian2.BrianLogger.log_level_error()  # warnings surface as our own messages instead
 
@@ -384,7 +397,6 @@ class IPVAENetwork:
         """Names the equation strings use besides the groups' own variables."""
         p = self.params
         names = {"feedforward": feedforward, "softplus": softplus, "tau": self.bin_width,
-                 "c_u": p.c_u, "c_du": p.c_du, "u_floor": p.u_floor,
                  "bound_shift": float(np.log(self.substeps)),
                  "reseed_poisson_streams": reseed_poisson_streams}
         if objects.lateral.product is not None:

@@ -39,6 +39,13 @@ PARAMETERS_FORMAT_VERSION = 1
 #: (the authors' ``main/distributions.py``).
 LOG_SIGMA_BOUND = 3.45
 
+#: Largest log_lr and log_bias whose exponential (eta, b) is finite in float64.
+MAX_LOG = 709.0
+
+#: Largest c_u whose rate ceiling, exp(c_u) counts per bin plus ten standard deviations,
+#: fits an unsigned 32-bit count (:func:`count_dtype`).
+MAX_C_U = 22.0
+
 #: Norm of each dictionary column in :meth:`IPVAEParameters.random`. See its docstring.
 RANDOM_COLUMN_NORM = 0.15
 
@@ -109,13 +116,21 @@ class IPVAEParameters:
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        for name in ("Phi", "log_sigma", "u0", "log_bias", "log_lr", "c_u", "c_du",
+                     "u_floor", "beta"):
+            if np.iscomplexobj(getattr(self, name)):
+                raise ParameterError(f"parameter {name} is complex; expected real numbers")
         for name in ("Phi", "log_sigma", "u0", "log_bias"):
             try:
                 set_(name, np.array(getattr(self, name), dtype=np.float64))
             except (TypeError, ValueError) as exc:
                 raise ParameterError(f"parameter {name} is not numeric: {exc}") from None
         for name in ("log_lr", "c_u", "c_du", "u_floor", "beta"):
-            value = np.asarray(getattr(self, name), dtype=np.float64)
+            try:
+                value = np.asarray(getattr(self, name), dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ParameterError(f"parameter {name} is not a number: "
+                                     f"{getattr(self, name)!r}") from None
             if value.size != 1:
                 raise ParameterError(f"parameter {name} must be a scalar, got shape {value.shape}")
             set_(name, float(value.reshape(())))
@@ -139,6 +154,7 @@ class IPVAEParameters:
                 raise ParameterError(f"parameter {name} contains {bad} NaN or infinite value(s)")
         if self.u_floor >= self.c_u:
             raise ParameterError(f"u_floor ({self.u_floor}) must be below c_u ({self.c_u})")
+        self._check_network_space()
         if self.c_du <= 0:
             raise ParameterError(f"c_du must be positive, got {self.c_du}")
         if self.beta < 0:
@@ -149,6 +165,29 @@ class IPVAEParameters:
             raise ParameterError(f"provenance is not JSON-serialisable: {exc}") from None
         for name in ("Phi", "log_sigma", "u0", "log_bias"):
             getattr(self, name).setflags(write=False)
+
+    def _check_network_space(self) -> None:
+        """The values the network computes with must be finite and its counts must fit:
+        eta = exp(log_lr) and b = exp(log_bias) finite, u0 <= c_u (the first bin draws
+        Poisson(exp(u0)) counts), and exp(c_u) counts per bin within a 32-bit count."""
+        if self.c_u > MAX_C_U:
+            raise ParameterError(
+                f"c_u = {self.c_u:g} allows exp(c_u) = {np.exp(min(self.c_u, 709)):.3g} "
+                f"counts per bin, more than a 32-bit count holds; c_u must be <= {MAX_C_U}")
+        if np.max(self.u0) > self.c_u:
+            k = int(np.argmax(self.u0))
+            raise ParameterError(
+                f"u0 of neuron {k} is {self.u0[k]:g}, above the ceiling c_u = {self.c_u:g} "
+                f"of the membrane potential (the first bin would draw Poisson(exp(u0)) "
+                f"counts); u0 must be <= c_u")
+        if self.log_lr > MAX_LOG:
+            raise ParameterError(f"log_lr = {self.log_lr:g} makes eta = exp(log_lr) infinite "
+                                 f"in float64; log_lr must be <= {MAX_LOG}")
+        if np.max(self.log_bias) > MAX_LOG:
+            k = int(np.argmax(self.log_bias))
+            raise ParameterError(f"log_bias of neuron {k} is {self.log_bias[k]:g}: b = "
+                                 f"exp(log_bias) is infinite in float64; log_bias must be "
+                                 f"<= {MAX_LOG}")
 
     # --- derived quantities -------------------------------------------------------------
     @property
@@ -258,17 +297,41 @@ class IPVAEParameters:
     @classmethod
     def read_group(cls, group: h5py.Group, source: str = "file") -> "IPVAEParameters":
         """Read parameters written by :meth:`write_group`."""
+        from ipvae_brian.stimuli.input_limits import read_dataset
         missing = [n for n in _ARRAY_FIELDS if n not in group]
         missing += [n for n in _SCALAR_FIELDS if n not in group.attrs]
         if missing:
             raise FileFormatError(f"{source}: group {group.name} lacks {', '.join(missing)}")
-        values = {name: group[name][()] for name in _ARRAY_FIELDS}
-        values.update({name: group.attrs[name] for name in _SCALAR_FIELDS})
-        provenance = json.loads(group.attrs.get("provenance", "{}"))
-        return cls(**values, provenance=provenance)
+        values = {name: read_dataset(group, name, source, error=FileFormatError)
+                  for name in _ARRAY_FIELDS}
+        for name in _SCALAR_FIELDS:
+            value = group.attrs[name]
+            if isinstance(value, (str, bytes)) or not np.issubdtype(np.asarray(value).dtype,
+                                                                    np.number):
+                raise FileFormatError(f"{source}: {group.name} attribute {name} is "
+                                      f"{value!r}, expected a number")
+            values[name] = value
+        text = group.attrs.get("provenance", "{}")
+        try:
+            provenance = json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise FileFormatError(f"{source}: {group.name} attribute provenance is not JSON "
+                                  f"({exc})") from None
+        if not isinstance(provenance, dict):
+            raise FileFormatError(f"{source}: {group.name} attribute provenance is not a JSON "
+                                  f"object")
+        try:
+            return cls(**values, provenance=provenance)
+        except ParameterError as exc:
+            raise ParameterError(f"{source}: {exc}") from None
 
-    def save(self, path, extra_attrs: dict | None = None) -> None:
-        """Save to an HDF5 file (``/params`` plus ``format`` attributes), atomically."""
+    def save(self, path, extra_attrs: dict | None = None,
+             extra_groups: dict | None = None) -> None:
+        """Save to an HDF5 file (``/params`` plus ``format`` attributes), atomically.
+
+        ``extra_groups`` maps a group name to named arrays written beside ``/params``
+        in the same atomic write (e.g. the optimiser's state of a learning run).
+        """
         from ipvae_brian.models.atomic_file import atomic_output
         from ipvae_brian import __version__
         with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
@@ -279,6 +342,10 @@ class IPVAEParameters:
             for key, value in (extra_attrs or {}).items():
                 f.attrs[key] = value
             self.write_group(f.create_group("params"))
+            for name, arrays in (extra_groups or {}).items():
+                group = f.create_group(name)
+                for key, value in arrays.items():
+                    group.create_dataset(key, data=np.asarray(value))
 
     @classmethod
     def load(cls, path) -> "IPVAEParameters":
@@ -299,15 +366,16 @@ class IPVAEParameters:
 
 def open_hdf5(path: str, expected_formats: tuple = ()) -> h5py.File:
     """Open an HDF5 file for reading, turning every failure into a :class:`FileFormatError`."""
-    if not os.path.exists(path):
-        raise FileFormatError(f"file {path!r} does not exist")
-    if os.path.isdir(path):
-        raise FileFormatError(f"{path!r} is a folder, expected an HDF5 file")
+    from ipvae_brian.stimuli.input_limits import check_regular_file
+    check_regular_file(path, "file", error=FileFormatError)
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
         raise FileFormatError(f"{path}: not a readable HDF5 file (truncated or corrupt?): "
                               f"{exc}") from None
+    if not isinstance(f.get("params", default=f), h5py.Group):
+        f.close()
+        raise FileFormatError(f"{path}: /params is a dataset, expected a group")
     if expected_formats and f.attrs.get("format") not in expected_formats:
         found = f.attrs.get("format")
         f.close()

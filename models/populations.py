@@ -44,6 +44,9 @@ class LatentPopulation(NeuronGroup):
         self.u0 = params.u0
         self.b = params.bias
         self.eta = params.eta
+        self.c_u = params.c_u
+        self.c_du = params.c_du
+        self.u_floor = params.u_floor
         self.u = params.u0
 
 

@@ -36,6 +36,7 @@ from ipvae_brian.models.errors import FileFormatError
 from ipvae_brian.models.config import OPTIONAL_RECORDS
 from ipvae_brian.models.network import ChunkResult
 from ipvae_brian.models.parameters import IPVAEParameters, count_dtype, open_hdf5
+from ipvae_brian.stimuli.input_limits import CheckedDataset, check_dataset, read_dataset
 from ipvae_brian.stimuli.stimulus_set import StimulusError, StimulusSet
 
 RECORDING_FORMAT = "ipvae-brian/recording"
@@ -77,10 +78,18 @@ def write_stimuli(group: h5py.Group, stimuli: StimulusSet) -> None:
 
 def read_stimuli(group: h5py.Group) -> StimulusSet:
     """Inverse of :func:`write_stimuli`."""
-    labels = group["labels"][()] if "labels" in group else None
-    return StimulusSet(name=str(group.attrs["generator"]), x=group["x"][()],
+    source = group.file.filename
+    labels = (read_dataset(group, "labels", source, error=FileFormatError)
+              if "labels" in group else None)
+    try:
+        params = json.loads(group.attrs["params"])
+    except (TypeError, ValueError) as exc:
+        raise FileFormatError(f"{source}: /stimuli attribute params is not JSON ({exc})") \
+            from None
+    return StimulusSet(name=str(group.attrs["generator"]), x=read_dataset(group, "x", source,
+                                                                  error=FileFormatError),
                        image_shape=tuple(int(s) for s in group.attrs["image_shape"]),
-                       params=json.loads(group.attrs["params"]), labels=labels)
+                       params=params, labels=labels)
 
 
 class RecordingWriter:
@@ -236,13 +245,22 @@ class Recording:
         try:
             self.params = IPVAEParameters.read_group(file["params"], source=path)
             self.stimuli = read_stimuli(file["stimuli"])
-            self.counts = file["counts"]
+            self.counts = CheckedDataset(
+                check_dataset(file, "counts", path, error=FileFormatError), path,
+                FileFormatError)
         except (KeyError, OSError, StimulusError) as exc:
             file.close()
             raise FileFormatError(f"{path}: incomplete or corrupt recording: {exc}") from None
+        except FileFormatError:
+            file.close()
+            raise
         self.attrs = dict(file.attrs)
-        self.u = file["u"] if "u" in file else None
-        self.reconstructions = file["reconstructions"] if "reconstructions" in file else None
+        self.u = (CheckedDataset(check_dataset(file, "u", path, error=FileFormatError), path,
+                                 FileFormatError) if "u" in file else None)
+        self.reconstructions = (CheckedDataset(check_dataset(file, "reconstructions", path,
+                                                              error=FileFormatError),
+                                                path, FileFormatError)
+                                if "reconstructions" in file else None)
         self.spikes = file["spikes"] if "spikes" in file else None
 
     @classmethod

@@ -60,3 +60,29 @@ def resolve_parameters(n_pixels: int, path: str | None = None, random: bool = Fa
                 f"pixels; using random parameters (seed {seed}, K = {n_latents})")
         return IPVAEParameters.random(n_pixels, n_latents, seed=seed), random_source, note
     return IPVAEParameters.load(path), path, None
+
+
+def parameter_pixel_counts(path: str | None = None, random: bool = False):
+    """The pixel counts M that the run's parameters accept, for reading a stimulus file.
+
+    Parameters
+    ----------
+    path : str, optional
+        A ``--params`` file (its M, required).
+    random : bool
+        ``--random-params``: any M.
+
+    Returns
+    -------
+    (tuple of int or None, bool)
+        The pixel counts (None: any) and whether they are required (a file's M) or only
+        preferred (the sizes parameters ship for; random ones stand in for others). The
+        ``pixels`` and ``pixels_required`` of
+        :func:`ipvae_brian.stimuli.stimulus_file.choose_layout`.
+    """
+    if random:
+        return None, False
+    if path:
+        from ipvae_brian.models.parameters import IPVAEParameters
+        return (IPVAEParameters.load(path).n_pixels,), True
+    return tuple(m for m in SHIPPED_PARAMETERS if default_parameters_path(m)), False

@@ -30,11 +30,12 @@ import numpy as np
 from ipvae_brian.models.config import RunConfig
 from ipvae_brian.models.engines.distributed import SimulationCluster, count_chunks
 from ipvae_brian.models.errors import SimulationInputError
-from ipvae_brian.models.network import ChunkResult
+from ipvae_brian.models.network import ChunkResult, configure_brian
 from ipvae_brian.models.parameters import IPVAEParameters
 from ipvae_brian.models.recording import RecordingWriter
 from ipvae_brian.models.run_summary import RunSummary
-from ipvae_brian.models.stimulus_array import check_run_stimuli
+from ipvae_brian.models.memory import check_run_memory
+from ipvae_brian.models.stimulus_array import check_drive, check_run_stimuli
 from ipvae_brian.stimuli.stimulus_file import square_image_shape
 from ipvae_brian.stimuli.stimulus_set import StimulusSet
 
@@ -60,6 +61,10 @@ class SimulationResult:
         neuron and stimulus.
     history : list of dict
         Where each chunk ran (:attr:`SimulationCluster.history`).
+    params : IPVAEParameters or None
+        The parameters of the run (for decoding, figures and exports of the result).
+    stimuli : StimulusSet or None
+        The stimuli of the run.
     """
 
     config: RunConfig
@@ -71,6 +76,8 @@ class SimulationResult:
     spike_neurons: np.ndarray | None = None
     spike_stimuli: np.ndarray | None = None
     history: list = dataclasses.field(default_factory=list)
+    params: IPVAEParameters | None = None
+    stimuli: StimulusSet | None = None
 
 
 def as_stimulus_set(stimuli, config: RunConfig | None = None) -> StimulusSet:
@@ -108,11 +115,17 @@ class Simulation:
 
     def __init__(self, params: IPVAEParameters, stimuli, config: RunConfig | None = None,
                  cluster: SimulationCluster | None = None):
+        configure_brian()      # (a cache folder that cannot be used is refused here)
         self.params = params
         self.stimuli = as_stimulus_set(stimuli)
         config = (config or RunConfig()).replace(movie=self.stimuli.is_movie)
         check_run_stimuli(self.stimuli.x, params.n_pixels, config.movie, config.steps)
         self.config = config.resolve(self.stimuli.n_stimuli, params.n_latents)
+        c = self.config
+        check_run_memory(self.stimuli.n_stimuli, c.steps, params.n_latents, params.n_pixels,
+                         c.chunk_size, movie=c.movie, record_u=c.record_u,
+                         substeps=c.substeps)
+        check_drive(self.stimuli.x, params)
         self.n_chunks = count_chunks(self.stimuli.n_stimuli, self.config.chunk_size)
         self.cluster = cluster or SimulationCluster(
             self.config.workers, self.config.scheduler, stream=self.config.stream,
@@ -169,7 +182,8 @@ class Simulation:
                     on_chunk(chunk)
         summary.wall_s = time.perf_counter() - start
         result = SimulationResult(config=c, summary=summary, path=out,
-                                  history=list(self.cluster.history))
+                                  history=list(self.cluster.history), params=self.params,
+                                  stimuli=stimuli)
         if keep and kept:
             result.counts = np.concatenate([k.counts for k in kept])
             if kept[0].u is not None:

@@ -216,7 +216,40 @@ def lookup(name: str) -> CatalogEntry:
     return ENTRIES[name]
 
 
-def load(spec: str, n: int | None = None, seed: int = 0) -> StimulusSet:
+def check_generator_size(name: str, accepted: dict, kwargs: dict) -> None:
+    """Refuse generator arguments whose stimuli would not fit in memory, before generating.
+
+    Counts and sizes (``n``, ``frames``, ``blank``, ``size``) must be whole numbers, and
+    the stimuli (sequences multiply into a grid) times their pixels must fit
+    (:func:`~ipvae_brian.stimuli.input_limits.check_allocation`)."""
+    from ipvae_brian.stimuli.input_limits import check_allocation
+    values = {**{k: v for k, v in accepted.items() if v is not inspect.Parameter.empty},
+              **kwargs}
+    for key in ("n", "frames", "blank", "size"):
+        for value in (values.get(key) if isinstance(values.get(key), list)
+                      else [values.get(key)]):
+            if value is None:
+                continue
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or value != value or value != int(value) or value < 0):
+                raise StimulusError(f"{name}: {key} = {value!r} is not a whole number >= 0")
+        if isinstance(kwargs.get(key), float):
+            kwargs[key] = int(kwargs[key])    # 1e3 -> 1000
+    size = values.get("size") or 16
+    per_stimulus = 8.0 * max(size) ** 2 if isinstance(size, list) else 8.0 * size ** 2
+    frames, blank = ((max(v) if isinstance(v, list) else v or 0)
+                     for v in (values.get("frames"), values.get("blank")))
+    per_stimulus *= max(1, frames + 2 * blank)
+    count = float(values.get("n") or 1) if not isinstance(values.get("n"), list) else 1.0
+    for value in kwargs.values():
+        count *= len(value) if isinstance(value, list) else 1
+    check_allocation(3 * count * per_stimulus,   # the stimuli and two working copies
+                     f"{name} with these arguments ({count:,.0f} stimuli of "
+                     f"{per_stimulus / 8:,.0f} values)", "ask for fewer or smaller stimuli",
+                     StimulusError)
+
+
+def load(spec: str, n: int | None = None, seed: int = 0, **file_options) -> StimulusSet:
     """Build or load the stimuli a spec names, or read them from a file.
 
     Parameters
@@ -232,6 +265,10 @@ def load(spec: str, n: int | None = None, seed: int = 0) -> StimulusSet:
     seed : int
         Seed for generators that take one, unless the spec sets ``seed``; data sets are
         deterministic by definition and ignore it.
+    **file_options
+        For a stimulus file: ``layout``, ``pixels``, ``pixels_required``, ``steps`` of
+        :func:`~ipvae_brian.stimuli.stimulus_file.load_stimulus_file` (how a 3-D array
+        is read); ignored for named sets.
 
     Returns
     -------
@@ -239,7 +276,9 @@ def load(spec: str, n: int | None = None, seed: int = 0) -> StimulusSet:
         With ``params["spec"] = spec``.
     """
     if os.path.splitext(spec)[1].lower() in (".npy", ".h5", ".hdf5") or os.path.exists(spec):
-        stimuli = load_stimulus_file(spec)
+        from ipvae_brian.stimuli.input_limits import check_regular_file
+        check_regular_file(spec, "stimulus file", error=StimulusError)
+        stimuli = load_stimulus_file(spec, rows=n, **file_options)
         return stimuli if n is None else stimuli.head(n)
     name, words, kwargs = parse_spec(spec)
     entry = lookup(name)
@@ -271,6 +310,7 @@ def load(spec: str, n: int | None = None, seed: int = 0) -> StimulusSet:
             kwargs["seed"] = seed
         if "n" in accepted and "n" not in kwargs and n is not None:
             kwargs["n"] = n
+        check_generator_size(name, accepted, kwargs)
         stimset = entry.function(**kwargs)
     if n is not None:
         stimset = stimset.head(int(n))

@@ -44,6 +44,9 @@ class StimulusSet:
     labels: np.ndarray | None = None
 
     def __post_init__(self):
+        if np.iscomplexobj(self.x):
+            raise StimulusError(f"the stimuli are complex ({np.asarray(self.x).dtype}); pixels "
+                                f"must be real numbers")
         x = np.asarray(self.x, dtype=np.float64)
         object.__setattr__(self, "x", x)
         object.__setattr__(self, "image_shape", tuple(int(s) for s in self.image_shape))

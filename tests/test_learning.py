@@ -6,9 +6,8 @@ from scipy import stats
 
 from ipvae_brian.learning import alternation
 from ipvae_brian.learning.dictionary import hebbian_gradient, hebbian_step, normalise_columns
-from ipvae_brian.learning.likelihood_noise import log_sigma_from_variance, residual_variance
-from ipvae_brian.learning.prior_rates import fit_u0, mean_posterior_rates
-from ipvae_brian.learning.step_size import largest_drive, stable_step_size
+from ipvae_brian.learning.adam import AdamState
+from ipvae_brian.learning.objective_gradient import objective_and_gradient
 from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.free_energy import free_energy, poisson_kl, reconstruction_nll
 from ipvae_brian.models.parameters import IPVAEParameters
@@ -36,36 +35,6 @@ def test_gradient_is_zero_at_a_perfect_reconstruction_and_weighted_by_sigma():
     g2 = hebbian_gradient(Phi, x + 1.0, z, sigma=np.array([1.0, 2.0]))
     np.testing.assert_allclose(g2[1], g1[1] / 4)
     np.testing.assert_allclose(np.linalg.norm(normalise_columns(Phi, 0.5), axis=0), 0.5)
-
-
-def test_residual_variance_and_log_sigma_round_trip():
-    Phi = np.eye(3)
-    x = np.array([[1.0, 2.0, 3.0], [1.0, 0.0, 3.0]])
-    z = np.zeros((2, 1, 3))
-    variance = residual_variance(Phi, x, z)
-    np.testing.assert_allclose(variance, [1.0, 2.0, 9.0])
-    params = IPVAEParameters.random(3, 2, seed=0).replace(
-        log_sigma=log_sigma_from_variance(variance))
-    np.testing.assert_allclose(params.sigma ** 2, variance, rtol=1e-10)
-
-
-def test_u0_is_the_log_mean_posterior_rate():
-    counts = np.zeros((2, 4, 3))
-    counts[:, 2:, 0] = 2.0           # neuron 0: 2 counts per bin in the later half
-    counts[0, 3, 1] = 1.0            # neuron 1: 1 count in 4 later bins -> 0.25
-    rates = mean_posterior_rates(counts, first_bin=2)
-    np.testing.assert_allclose(rates, [2.0, 0.25, 0.0])
-    np.testing.assert_allclose(fit_u0(rates), [np.log(2.0), np.log(0.25), -8.0])
-
-
-def test_step_size_rule_puts_the_largest_drive_at_the_margin():
-    params = IPVAEParameters.random(16, 8, seed=1)
-    x = np.random.default_rng(2).standard_normal((400, 16))
-    eta = stable_step_size(params, x, margin=1.5, quantile=1.0, max_step=1e9)
-    assert eta * largest_drive(params, x).max() == pytest.approx(1.5, rel=1e-12)
-    assert stable_step_size(params, x, margin=1.5, quantile=1.0, max_step=0.01) == 0.01
-    with pytest.raises(SimulationInputError, match=r"stability margin must be in \(0, 2\)"):
-        stable_step_size(params, x, margin=2.5)
 
 
 def test_free_energy_terms_match_their_closed_forms():
@@ -99,9 +68,9 @@ def reference_simulator(steps):
 def small_problem():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((120, 16))
-    rule = alternation.LearningRule(steps=6, batch_size=20, refit_every=2, eta_every=1,
-                                    probe_size=50)
-    params = alternation.initial_parameters(16, 12, rule, seed=0, probe=x[:50])
+    rule = alternation.LearningRule(steps=8, window=4, batch_size=20, release=6, decay=10,
+                                    probe_size=30, evaluate_at=2)
+    params = alternation.initial_parameters(16, 12, rule, seed=0)
     return x, rule, params
 
 
@@ -111,15 +80,22 @@ def test_alternation_is_deterministic_and_resumes_exactly():
     two = alternation.learn(params, x[:100], x[100:], rule, 2, seed=7, simulate=sim)
     again = alternation.learn(params, x[:100], x[100:], rule, 2, seed=7, simulate=sim)
     np.testing.assert_array_equal(two.Phi, again.Phi)
-    one = alternation.learn(params, x[:100], x[100:], rule, 1, seed=7, simulate=sim)
+    state = AdamState.zeros(params)
+    one = alternation.learn(params, x[:100], x[100:], rule, 1, seed=7, simulate=sim,
+                            state=state)
     resumed = alternation.learn(one, x[:100], x[100:], rule, 2, seed=7, simulate=sim,
-                                history=one.provenance["learning"]["history"])
-    np.testing.assert_array_equal(resumed.Phi, two.Phi)
-    np.testing.assert_array_equal(resumed.u0, two.u0)
+                                history=one.provenance["learning"]["history"],
+                                state=AdamState.from_arrays(state.arrays()))
+    for name in ("Phi", "log_sigma", "u0", "log_bias", "log_lr"):
+        np.testing.assert_array_equal(getattr(resumed, name), getattr(two, name))
     assert [h["epoch"] for h in resumed.provenance["learning"]["history"]] == [1, 2]
     other = alternation.learn(params, x[:100], x[100:], rule, 1, seed=8, simulate=sim)
     assert not np.array_equal(other.Phi, one.Phi)
-    np.testing.assert_allclose(np.linalg.norm(two.Phi, axis=0), rule.column_norm)
+    # every fitted parameter moved, and the clamps followed the schedule to the end
+    for name in ("Phi", "log_sigma", "u0", "log_bias"):
+        assert not np.array_equal(getattr(two, name), getattr(params, name)), name
+    assert two.log_lr != params.log_lr
+    assert two.c_u == two.c_du == rule.clamp_final
 
 
 def test_learning_with_the_brian2_network_is_deterministic_for_a_seed():
@@ -129,6 +105,13 @@ def test_learning_with_the_brian2_network_is_deterministic_for_a_seed():
     b = alternation.learn(params, x[:40], x[100:], rule, 1, seed=3, simulate=sim)
     np.testing.assert_array_equal(a.Phi, b.Phi)
     np.testing.assert_array_equal(a.log_sigma, b.log_sigma)
+
+
+def test_clamps_rise_linearly_and_step_sizes_decay():
+    rule = alternation.LearningRule(clamp_start=2.0, clamp_final=10.0, release=100, decay=50)
+    assert [rule.clamp(j) for j in (0, 50, 100, 500)] == [2.0, 6.0, 10.0, 10.0]
+    assert rule.rates(50)["Phi"] == pytest.approx(rule.dictionary_rate / 2)
+    assert rule.rates(0)["u0"] == rule.parameter_rate
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -148,5 +131,50 @@ def test_fits_reject_recordings_whose_shapes_disagree():
         hebbian_gradient(np.eye(2), np.ones((3, 2)), np.ones((2, 4, 2)))
     with pytest.raises(SimulationInputError, match="the stimuli have 3 pixels and the codes 2"):
         hebbian_gradient(np.eye(2), np.ones((2, 3)), np.ones((2, 4, 2)))
-    with pytest.raises(SimulationInputError, match="first_bin = 5 is outside"):
-        mean_posterior_rates(np.zeros((2, 4, 3)), first_bin=5)
+
+
+def run_cli(*argv):
+    from ipvae_brian.cli import main
+    return main([str(a) for a in argv])
+
+
+@pytest.fixture(scope="module")
+def small_recording(tmp_path_factory):
+    """A recording with u of 30 natural16 patches through K = 24 random neurons."""
+    folder = tmp_path_factory.mktemp("fit")
+    params = IPVAEParameters.random(256, 24, seed=2).replace(log_lr=np.log(0.5))
+    params.save(folder / "p.h5")
+    rec = folder / "rec.h5"
+    assert run_cli("simulate", "--params", folder / "p.h5", "--stimuli", "natural16:train",
+                   "--n", 30, "--steps", 12, "--record", "u", "--out", rec, "--quiet") == 0
+    return folder, rec
+
+
+def test_learn_from_a_recording_lowers_its_free_energy(small_recording):
+    from ipvae_brian.learning.recording_fit import read_fitting_data
+    folder, rec = small_recording
+    out = folder / "fitted.h5"
+    assert run_cli("learn", "--from", rec, "--iterations", 25, "--out", out, "--quiet") == 0
+    fitted = IPVAEParameters.load(out)
+    note = fitted.provenance["fitted_from_recording"]
+    assert note["iterations"] == 25
+    assert note["objective_after"] < note["objective_before"]
+    params, x, counts, u = read_fitting_data(rec)
+    before = objective_and_gradient(params, x, counts, u, gradient=False)[0]
+    after = objective_and_gradient(fitted, x, counts, u, gradient=False)[0]
+    assert before == pytest.approx(note["objective_before"], rel=1e-12)
+    assert after == pytest.approx(note["objective_after"], rel=1e-12)
+    assert after < before
+
+
+def test_learn_from_a_recording_without_potentials_is_refused(small_recording, capsys):
+    folder, _ = small_recording
+    plain = folder / "plain.h5"
+    assert run_cli("simulate", "--params", folder / "p.h5", "--stimuli", "natural16:train",
+                   "--n", 5, "--steps", 4, "--out", plain, "--quiet") == 0
+    capsys.readouterr()
+    assert run_cli("learn", "--from", plain, "--out", folder / "never.h5") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds no membrane potentials u" in err[0] and \
+        "--record u" in err[0]
+    assert not (folder / "never.h5").exists()

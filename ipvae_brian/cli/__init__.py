@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import signal
 import sys
 import time
 
 from ipvae_brian.cli.arguments import build_parser
-from ipvae_brian.cli.progress import (ComparisonProgressBars, LearningProgressBar,
+from ipvae_brian.cli.progress import (COMPILE_ESTIMATE, ByteProgressBar,
+                                      ComparisonProgressBars, LearningProgressBar,
                                       V1ProgressBar, progress_bar)
 
 EXIT_INPUT_ERROR = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130   # (SIGTERM: 143; see ipvae_brian.cli.interrupts)
 
 
 def say(args, message: str):
@@ -58,21 +58,83 @@ def run_config(args, steps: int, **fixed):
     return RunConfig(**{**options, **fixed})
 
 
+def output(args, path, *inputs) -> str:
+    """``path`` checked as an output of this command (:func:`check_output_path`: never an
+    input, an existing file replaced only with ``--overwrite``), and remembered as one of
+    the files the command writes last (what an interrupt reports on)."""
+    from ipvae_brian.models.atomic_file import check_output_path
+    from ipvae_brian.stimuli.input_limits import input_file
+    checked = check_output_path(path, [(what, input_file(source)) for what, source in inputs],
+                                overwrite=getattr(args, "overwrite", False))
+    args.final_outputs = [*getattr(args, "final_outputs", []), os.path.abspath(checked)]
+    return checked
+
+
+def folder_outputs(args, folder: str, stem: str, *inputs) -> None:
+    """:func:`output` for a command's ``stem.csv``, ``.md`` and ``.png`` in ``folder`` (if
+    the folder exists already; else it is created and holds nothing to replace)."""
+    if os.path.isdir(folder):
+        for ext in ("csv", "md", "png"):
+            output(args, os.path.join(folder, f"{stem}.{ext}"), *inputs)
+
+
 def check_sizes(args):
+    from ipvae_brian.models.errors import SimulationInputError
+    from ipvae_brian.models.memory import BYTES_PER_SYNAPSE, check_allocation
     if args.steps is not None and args.steps < 1:
         raise_input(f"--steps must be a positive integer, got {args.steps}")
-    if args.n is not None and args.n < 1:
+    if getattr(args, "n", None) is not None and args.n < 1:
         raise_input(f"--n must be a positive integer, got {args.n}")
+    if getattr(args, "latents", None) is not None:
+        if args.latents < 1:
+            raise_input(f"--latents must be a positive integer, got {args.latents}")
+        check_allocation((BYTES_PER_SYNAPSE + 8.0) * args.latents ** 2,
+                         f"--latents {args.latents:,}: the network's {args.latents:,}^2 "
+                         f"lateral synapses", "use fewer neurons", SimulationInputError)
+
+
+def check_learning_resume(args) -> None:
+    """Refuse to resume ``learn --out`` written with other settings than these (data set,
+    training and test stimuli; the seed, rule and size are checked by the library) unless
+    ``--restart``: two trainings must not mix in one history."""
+    from ipvae_brian.models.errors import SimulationInputError
+    from ipvae_brian.stimuli.input_limits import check_regular_file
+    from ipvae_brian.models.parameters import IPVAEParameters
+    from ipvae_brian.stimuli import digits8, natural16
+    check_sizes(args)
+    if args.restart or not os.path.lexists(args.out):
+        return
+    check_regular_file(args.out, "--out", error=SimulationInputError)
+    provenance = IPVAEParameters.load(args.out).provenance
+    learning = provenance.get("learning") or {}
+    splits = {"natural16": (natural16.SPLIT_SIZES["train"], natural16.SPLIT_SIZES["test"]),
+              "digits8": (digits8.N_TRAIN, 1797 - digits8.N_TRAIN)}
+    full = splits.get(args.stimuli, (None, None))
+    asked = {"--stimuli": args.stimuli,
+             "--n-train": min(args.n_train or full[0] or 0, full[0] or args.n_train or 0),
+             "--n-test": min(args.n_test or full[1] or 0, full[1] or args.n_test or 0)}
+    stored = {"--stimuli": provenance.get("stimuli"),
+              "--n-train": learning.get("train_stimuli"),
+              "--n-test": learning.get("test_stimuli")}
+    differ = [f"{flag} {stored[flag]} there, {asked[flag]} now" for flag in asked
+              if stored[flag] is not None and asked[flag] and stored[flag] != asked[flag]]
+    if differ:
+        raise_input(f"{args.out} holds a run begun with other settings ({'; '.join(differ)}); "
+                    f"resuming would mix two trainings in one history: pass --restart to "
+                    f"start over, or another --out")
 
 
 def cmd_simulate(args) -> int:
     from ipvae_brian.models.atomic_file import check_output_path
     from ipvae_brian.models.simulation import Simulation
-    from ipvae_brian.models.shipped import resolve_parameters
+    from ipvae_brian.models.shipped import parameter_pixel_counts, resolve_parameters
     from ipvae_brian.stimuli import catalog
+    from ipvae_brian.stimuli.stimulus_file import describe_layout
     check_sizes(args)
-    out = check_output_path(args.out)
-    stimuli = catalog.load(args.stimuli, n=args.n, seed=args.seed)
+    out = output(args, args.out, ("--stimuli", args.stimuli), ("--params", args.params))
+    pixels, required = parameter_pixel_counts(args.params, args.random_params)
+    stimuli = catalog.load(args.stimuli, n=args.n, seed=args.seed, layout=args.stimulus_layout,
+                           pixels=pixels, pixels_required=required, steps=args.steps)
     params, params_source, note = resolve_parameters(
         stimuli.n_pixels, args.params, args.random_params, args.latents, args.seed)
     if note:
@@ -83,12 +145,15 @@ def cmd_simulate(args) -> int:
     say(args, f"Simulating {stimuli.n_stimuli:,} stimuli ({stimuli.name}, "
               f"{stimuli.image_shape[0]}x{stimuli.image_shape[1]} pixels"
               f"{', movies' if stimuli.is_movie else ''}) x {steps} bins through K = "
-              f"{params.n_latents} neurons, seed {args.seed}\n{simulation.describe()}\n"
+              f"{params.n_latents} neurons, seed {args.seed}\n"
+              f"{'  ' + describe_layout(stimuli) + chr(10) if describe_layout(stimuli) else ''}"
+              f"{simulation.describe()}\n"
               f"  parameters: {params_source}\n  records: counts"
               f"{', spikes' if c.continuous else ''}{''.join(', ' + r for r in c.record)} -> "
-              f"{out}\n  (the first run of a network shape compiles its code, 10-30 s; later "
-              f"runs reuse it)")
-    with progress_bar(stimuli.n_stimuli, args.quiet) as bar:
+              f"{out}\n  (the first run of a network shape compiles its code: "
+              f"{COMPILE_ESTIMATE.get(c.engine, 'up to 2 min')} with the {c.engine} engine on "
+              f"2 cores; later runs reuse it)")
+    with progress_bar(stimuli.n_stimuli, args.quiet, engine=c.engine) as bar:
         result = simulation.run(args.seed, out, progress=bar.update_to,
                                 attrs={"params_source": str(params_source),
                                        "command_line": args.command_line})
@@ -100,6 +165,8 @@ def cmd_simulate(args) -> int:
 
 def cmd_sweep(args) -> int:
     from ipvae_brian.analysis.parameter_sweep import SweepOptions, run_sweep
+    args.final_outputs = [os.path.abspath(os.path.join(args.out, f"summary.{ext}"))
+                          for ext in ("csv", "md")]
     result = run_sweep(options(SweepOptions, args, axes=args.set),
                        report=lambda message: say(args, message),
                        progress_bar=lambda total: progress_bar(total, args.quiet))
@@ -126,18 +193,30 @@ def cmd_stimuli(args) -> int:
           f"pixel mean {stimuli.x.mean():.3f}, std {stimuli.x.std():.3f}")
     if args.preview:
         from ipvae_brian.analysis.stimulus_figures import plot_stimulus_preview
-        from ipvae_brian.models.atomic_file import check_output_path
-        plot_stimulus_preview(stimuli, check_output_path(args.preview))
+        plot_stimulus_preview(stimuli, output(args, args.preview, ("NAME", args.name)))
         print(f"wrote {args.preview}")
     return 0
 
 
 
 def cmd_plot(args) -> int:
+    from ipvae_brian.analysis import recording_figures as figures
     from ipvae_brian.analysis.raster import plot_raster, save_figure
-    from ipvae_brian.models.atomic_file import check_output_path
-    out = check_output_path(args.out)
+    out = output(args, args.out, ("FILE", args.file))
     start = time.perf_counter()
+    if args.target != "raster":
+        fig = {"reconstruction": lambda: figures.plot_reconstruction(
+                   args.file, args.stimulus, args.times),
+               "potentials": lambda: figures.plot_potentials(args.file, args.stimulus,
+                                                             args.neurons),
+               "dictionary": lambda: figures.plot_dictionary_of(args.file),
+               "receptive-fields": lambda: figures.plot_receptive_fields(args.file, args.neurons),
+               "tuning": lambda: figures.plot_tuning(args.file, args.parameter, args.neurons),
+               }[args.target]()
+        save_figure(fig, out)
+        print(f"wrote {out}: {args.target} of {args.file} "
+              f"({time.perf_counter() - start:.1f} s)")
+        return 0
     fig = plot_raster(args.file, stimulus=args.stimulus, neurons=args.neurons, sort=args.sort,
                       psth_bin_width=None if args.psth_bin is None else args.psth_bin / 1e3)
     save_figure(fig, out)
@@ -150,10 +229,16 @@ def cmd_plot(args) -> int:
 
 def cmd_export(args) -> int:
     from ipvae_brian.analysis.nwb_export import default_nwb_path, export_nwb
-    out = export_nwb(args.file, args.out or default_nwb_path(args.file),
-                     experimenter=args.experimenter, institution=args.institution)
-    print(f"wrote {out} (NWB: units with spike times on the session axis, the stimulus as "
-          f"an ImageSeries, one trial per stimulus)")
+    start = time.perf_counter()
+    with ByteProgressBar("writing NWB") as bar:
+        out = export_nwb(args.file, output(args, args.out or default_nwb_path(args.file),
+                                           ("FILE", args.file)),
+                         experimenter=args.experimenter, institution=args.institution,
+                         progress=bar.update_to)
+    print(f"wrote {out} ({os.path.getsize(out) / 2 ** 20:.1f} MiB in "
+          f"{time.perf_counter() - start:.1f} s; NWB: the counts per bin (discrete mode) or "
+          f"the spike times (continuous), u and Phi z_t when recorded, the dictionary, the "
+          f"stimulus as an ImageSeries, one trial per stimulus)")
     return 0
 
 
@@ -185,6 +270,7 @@ def cmd_compare_v1(args) -> int:
     from ipvae_brian.analysis.v1_comparison import (comparison_verdict, describe_comparison_run,
                                                     run_v1_comparison, text_table)
     start = time.perf_counter()
+    folder_outputs(args, args.out_dir, "v1_comparison", ("--params", args.params))
     ctx = experiment_context(args)
     plan = planned_work(EXPERIMENT_NAMES, ctx)
     print(describe_comparison_run(ctx, plan), flush=True)
@@ -200,6 +286,7 @@ def cmd_compare_v1(args) -> int:
 def cmd_compare_models(args) -> int:
     from ipvae_brian.workflows.model_comparison import (ModelComparisonOptions,
                                                         run_model_comparison)
+    folder_outputs(args, args.out_dir, "model_comparison")
     bars = ComparisonProgressBars()
     run_model_comparison(options(ModelComparisonOptions, args), progress=bars,
                          report=bars.write)
@@ -207,10 +294,32 @@ def cmd_compare_models(args) -> int:
 
 
 
+def cmd_learn_from_recording(args) -> int:
+    """``learn --from RECORDING``: one offline fit to a recording's counts and potentials."""
+    from ipvae_brian.learning.adam import step_sizes
+    from ipvae_brian.learning.recording_fit import fit_recording_file
+    args.overwrite = args.restart
+    out = output(args, args.out, ("--from", args.recording))
+    say(args, f"Fitting the parameters of {args.recording} to its recorded counts and "
+              f"potentials: {args.iterations} full-batch Adam steps on the free energy")
+    result = fit_recording_file(args.recording, args.iterations,
+                                step_sizes(args.dictionary_rate, args.parameter_rate),
+                                command_line=" ".join(sys.argv))
+    result.params.save(out)
+    before, after = result.objectives[0], result.objectives[-1]
+    say(args, f"free energy of the recording: {before:.3f} -> {after:.3f} nats per stimulus "
+              f"and bin ({after - before:+.3f}); wrote {out}")
+    return 0
+
+
 def cmd_learn(args) -> int:
     import numpy as np
     from ipvae_brian.analysis.dictionary_structure import plot_dictionary
     from ipvae_brian.learning.training_run import LearningOptions, epoch_line, run_learning
+    if args.recording is not None:
+        return cmd_learn_from_recording(args)
+    check_learning_resume(args)
+    args.final_outputs = [os.path.abspath(args.out)]
 
     def on_epoch(record, header):
         if header:  # (shown even with --quiet, as it always was)
@@ -231,20 +340,19 @@ def cmd_learn(args) -> int:
 def cmd_evaluate(args) -> int:
     from ipvae_brian.analysis.evaluation import (EvaluationOptions, readout_versus_pixels,
                                                  run_evaluation)
+    if args.figure:
+        output(args, args.figure, ("--params", args.params), ("--stimuli", args.stimuli))
     evaluation = run_evaluation(options(EvaluationOptions, args),
                                 report=lambda message: say(args, message),
                                 progress_bar=lambda total: progress_bar(total, args.quiet))
     print(evaluation.table())
+    print(evaluation.silence_line())
     say(args, evaluation.dictionary_line())
     if evaluation.figure:
         say(args, f"wrote {evaluation.figure}")
     if args.readout:
         print(readout_versus_pixels(evaluation).describe())
     return 0
-
-
-def _terminate(signum, frame):
-    raise KeyboardInterrupt
 
 
 #: The function of each command (``args.command``; see :mod:`ipvae_brian.cli.arguments`).
@@ -255,21 +363,54 @@ COMMANDS = {"simulate": cmd_simulate, "sweep": cmd_sweep, "stimuli": cmd_stimuli
 
 
 def main(argv=None) -> int:
-    """Run one command; exit status 0, 2 for bad input (one line on stderr), 130 for Ctrl-C."""
+    """Run one command; exit status 0, 2 for bad input (one line on stderr), 130 for Ctrl-C
+    and 143 for SIGTERM (:mod:`ipvae_brian.cli.interrupts`)."""
+    from ipvae_brian.cli.interrupts import handling_interrupts
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
-    args.command_line = " ".join(["run_sim.py", *argv])
-    signal.signal(signal.SIGTERM, _terminate)
+    with handling_interrupts() as received:
+        try:
+            args = build_parser().parse_args(argv)
+            args.command_line = " ".join(["run_sim.py", *argv])
+            args.final_outputs = []
+            return COMMANDS[args.command](args)
+        except SystemExit as exc:      # --help, --version, or an option argparse refused
+            return exc.code if isinstance(exc.code, int) else EXIT_INPUT_ERROR
+        except BaseException as exc:   # noqa: B902 (each kind is sorted out, or re-raised)
+            code, line = failure(exc, locals().get("args"), received)
+            print(line, file=sys.stderr)
+            return code
+
+
+def failure(exc: BaseException, args, received: dict) -> tuple[int, str]:
+    """The exit status and the one line of stderr for an exception that ended a command.
+
+    An interrupt (or anything that followed one, such as a child process killed by the
+    same Ctrl-C) is reported by :func:`~ipvae_brian.cli.interrupts.interrupted_exit`; bad
+    input, a full disk and an exhausted memory by one line and status 2. Anything else
+    is a bug and keeps its traceback.
+    """
+    import errno
+    from ipvae_brian.cli.interrupts import interrupted_exit
+    from ipvae_brian.models.atomic_file import completed_outputs
     from ipvae_brian.models.errors import SimulationInputError
     from ipvae_brian.stimuli.stimulus_set import StimulusError
-    try:
-        return COMMANDS[args.command](args)
-    except (SimulationInputError, StimulusError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT_ERROR
-    except KeyboardInterrupt:
-        print("interrupted: no output file was written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    if received["signal"] is not None or isinstance(exc, KeyboardInterrupt):
+        return interrupted_exit(exc, getattr(args, "final_outputs", []), completed_outputs)
+    text = " ".join(str(exc).split())
+    if isinstance(exc, (SimulationInputError, StimulusError)):
+        return EXIT_INPUT_ERROR, f"error: {text}"
+    if isinstance(exc, OSError) and (exc.errno in (errno.ENOSPC, errno.EDQUOT)
+                                     or "No space left on device" in text):
+        where = f" writing {exc.filename}" if getattr(exc, "filename", None) else ""
+        outputs = ", ".join(getattr(args, "final_outputs", []) or ["the output"])
+        return EXIT_INPUT_ERROR, (f"error: no space left on the device{where} ({text}); "
+                                  f"nothing was written under {outputs}: free some space "
+                                  f"and run again")
+    if isinstance(exc, MemoryError):
+        return EXIT_INPUT_ERROR, (f"error: out of memory ({text or 'MemoryError'}); make "
+                                  f"the run smaller (fewer stimuli, --steps, --latents or "
+                                  f"--chunk-size)")
+    raise exc
 
 
 if __name__ == "__main__":

@@ -27,11 +27,37 @@ ENGINE_HELP = ("Brian2 execution: standalone = cpp_standalone compiled once per 
                "standalone for >= 100,000 steps")
 
 
+class Parser(argparse.ArgumentParser):
+    """Reports a refused option on one line of stderr (exit status 2), without the usage."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} "
+                     f"--help)\n")
+
+
+#: Seeds are stored as 64-bit integers in recordings and parameter files.
+MAX_SEED = 2 ** 63 - 1
+
+
+def seed_value(text: str) -> int:
+    """A ``--seed``: a whole number from 0 to 2^63 - 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{text} is out of range; allowed 0 to {MAX_SEED}")
+    return value
+
+
+OVERWRITE_HELP = "replace existing output files (default: refuse to)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ipvae_brian import __version__
     from ipvae_brian.analysis.experiments import EXPERIMENT_NAMES
     from ipvae_brian.learning.alternation import LearningRule
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="run_sim.py", formatter_class=HelpFormatter, description="The iterative Poisson "
         "VAE (Vafaii, Galor & Yates 2025) as a Brian2 spiking network.")
     parser.add_argument("--version", action="version", version=f"ipvae-brian {__version__}")
@@ -46,7 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help=help)
 
     def seed(p, help="seed of the Poisson draws"):
-        p.add_argument("--seed", type=int, default=0, help=help)
+        p.add_argument("--seed", type=seed_value, default=0, help=help)
+
+    def overwrite(p, help=OVERWRITE_HELP):
+        p.add_argument("--overwrite", action="store_true", help=help)
 
     def quiet(p, help="print nothing but errors"):
         p.add_argument("--quiet", action="store_true", help=help)
@@ -55,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--stimuli", default="natural16:test", metavar="SPEC",
                        help="a stimulus set from the catalogue (see `run_sim.py stimuli`), e.g. "
                        "natural16:test, digits8:train, grating:orientation=45,sf=0.1,"
-                       "contrast=0.5; or a file: .npy (N x M or N x T x M) or HDF5 (dataset "
-                       "/stimuli/x or /x)")
+                       "contrast=0.5; or a file: .npy or HDF5 (dataset /stimuli/x or /x) of "
+                       "images N x M or N x H x W, or movies N x T x M or N x T x H x W "
+                       "(see --stimulus-layout)")
         p.add_argument("--n", type=int, default=None,
                        help="use only the first N stimuli of the set (default: all)")
         p.add_argument("--params", metavar="FILE",
@@ -69,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="K, the number of latent neurons, for random parameters")
         p.add_argument("--steps", type=int, default=None,
                        help="T, bins per stimulus (default: 128, or a movie's frame count)")
+        p.add_argument("--stimulus-layout", choices=("images", "movies"), default=None,
+                       help="how a stimulus file's 3-D array N x A x B is read: images of "
+                       "A x B pixels or movies of A frames of B pixels (default: the one the "
+                       "parameters and --steps fit; an array both fit is refused)")
         seed(p, "seed of the Poisson draws (and of random parameters and noise stimuli)")
         engine(p)
         p.add_argument("--lateral", choices=("auto", "synapses", "matrix"), default="auto",
@@ -109,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--dt", type=float, default=None, metavar="MS",
                      help="time step of the continuous mode in ms (default 0.5); must divide "
                      "--bin-width")
+    overwrite(sim)
     sim.add_argument("--out", default="recording.h5", metavar="FILE.h5",
                      help="output recording (written to a temporary file, renamed when complete)")
     scale_out(sim)
@@ -123,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "beta, c_u, c_du, u_floor (parameters; log_bias and u0 the same for "
                        "every neuron), seed (of the draws), latents (K, random parameters)")
     inputs(sweep)
+    overwrite(sweep, "simulate again the points whose recordings in --out were made with "
+              "other settings or other stimuli (default: refuse)")
     sweep.add_argument("--out", default="sweep", metavar="FOLDER",
                        help="output folder (created; its parent must exist)")
     scale_out(sweep)
@@ -131,16 +168,20 @@ def build_parser() -> argparse.ArgumentParser:
                    "Without NAME: list the stimulus sets and generators with their sizes. With "
                    "NAME: load it and print its size; --preview draws examples.")
     stim.add_argument("name", nargs="?", metavar="NAME", help="a stimulus spec, e.g. natural16:test")
+    overwrite(stim)
     stim.add_argument("--preview", metavar="OUT.png", help="write a figure of examples")
     stim.add_argument("--n", type=int, default=None, help="use the first N stimuli")
     seed(stim, "seed of random generators")
 
     plot = sub.add_parser("plot", formatter_class=HelpFormatter, help="figures of a recording",
-                          description="Figures of a recording. Targets: raster.")
-    raster = plot.add_subparsers(dest="target", required=True, metavar="TARGET").add_parser(
+                          description="Figures of a recording. Targets: raster, "
+                          "reconstruction, potentials, dictionary, receptive-fields, tuning.")
+    targets = plot.add_subparsers(dest="target", required=True, metavar="TARGET")
+    raster = targets.add_parser(
         "raster", formatter_class=HelpFormatter, help="spike raster of one stimulus",
         description="Spike raster of one stimulus: the stimulus above, one row per neuron "
-        "(sorted), the PSTH (spikes/s) below; time in s from the stimulus onset. Discrete-mode "
+        "(sorted, labelled with neuron ids), the PSTH (spikes/s) below; time in s from the "
+        "stimulus onset. Discrete-mode "
         "recordings have no spike times: a bin's count is drawn as ticks spread evenly within "
         "the bin, and the figure says so.")
     raster.add_argument("file", metavar="FILE.h5", help="a recording (run_sim.py simulate)")
@@ -154,15 +195,52 @@ def build_parser() -> argparse.ArgumentParser:
                         "first), or neuron index")
     raster.add_argument("--psth-bin", type=float, default=None, metavar="MS",
                         help="PSTH bin width in ms (default: the recording's bin width)")
+    overwrite(raster)
     raster.add_argument("--out", default="raster.png", metavar="FILE",
                         help="output figure, 200 dpi; format from the suffix (.png, .pdf, .svg)")
+    for name, text, extra in (
+            ("reconstruction", "the stimulus, Phi z_t at chosen bins t, and R^2 over t "
+             "(from the counts and the recording's parameters)", ("stimulus", "times")),
+            ("potentials", "membrane potentials u_t of chosen neurons over one stimulus "
+             "(needs simulate --record u)", ("stimulus", "neurons")),
+            ("dictionary", "the dictionary Phi, one tile per neuron, sorted by mean count", ()),
+            ("receptive-fields", "spike-triggered average of chosen neurons beside their "
+             "dictionary columns (a recording of noise stimuli, e.g. white_noise)",
+             ("neurons",)),
+            ("tuning", "mean rate against a stimulus parameter of a grid of conditions (e.g. "
+             "grating:orientation=0/45/90/135, or a V1 experiment's recordings)",
+             ("neurons", "parameter"))):
+        p = targets.add_parser(name, formatter_class=HelpFormatter, help=text,
+                               description=text[0].upper() + text[1:] + ".")
+        p.add_argument("file", metavar="FILE.h5", help="a recording (run_sim.py simulate)")
+        if "stimulus" in extra:
+            p.add_argument("--stimulus", type=int, default=0, help="index of the stimulus")
+        if "times" in extra:
+            p.add_argument("--times", default=None, metavar="T,T,...",
+                           type=lambda v: [int(t) for t in v.split(",")],
+                           help="bins t whose reconstruction is shown (default: 0, T/8, T/2, "
+                           "T - 1)")
+        if "neurons" in extra:
+            p.add_argument("--neurons", default="0:8" if name == "potentials" else None,
+                           metavar="SEL", help="neurons: a range such as 0:8 or a list such "
+                           "as 3,17,42" + ("" if name == "potentials" else
+                                           " (default: the most active / most tuned 8)"))
+        if "parameter" in extra:
+            p.add_argument("--parameter", default=None, metavar="NAME",
+                           help="grid parameter on the x axis (default: the first varied)")
+        overwrite(p)
+        p.add_argument("--out", default=f"{name}.png", metavar="FILE",
+                       help="output figure, 200 dpi; format from the suffix")
 
     export = command("export", "write a recording in a format ephys tools read",
-                     "Write a recording as NWB: a Units table (spike times on one session axis, "
-                     "stimulus n starting at n T tau), the stimulus as an ImageSeries, one trial "
-                     "per stimulus. Needs pynwb (pip install 'ipvae-brian[nwb]').")
+                     "Write a recording as NWB: what was simulated (discrete mode: the counts "
+                     "per bin, binned with their bin width; continuous mode: the spike times, "
+                     "stimulus n starting at n T tau), u and Phi z_t when recorded, the "
+                     "dictionary, the stimulus as an ImageSeries, one trial per stimulus. "
+                     "Needs pynwb (pip install 'ipvae-brian[nwb]').")
     export.add_argument("file", metavar="FILE.h5", help="a recording (run_sim.py simulate)")
     export.add_argument("--to", choices=("nwb",), required=True, help="output format")
+    overwrite(export)
     export.add_argument("--out", default=None, metavar="FILE.nwb",
                         help="output file (default: FILE with the suffix .nwb)")
     export.add_argument("--experimenter", default=None, metavar="NAME",
@@ -172,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     def v1_options(p, out_dir):
         p.add_argument("--params", metavar="FILE", help="parameter file (HDF5); default: the "
                        "shipped natural16 parameters (models/data/natural16_K512.h5)")
+        if out_dir == "v1_comparison":
+            overwrite(p, "replace the v1_comparison.csv, .md and .png in --out-dir "
+                      "(default: refuse)")
         p.add_argument("--out-dir", default=out_dir, metavar="DIR", help="folder for the "
                        "recordings and figures; created if its parent exists")
         seed(p, "root seed of the Poisson draws and noise stimuli (and of random parameters)")
@@ -220,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "--quick); the evaluation runs max(t) + 1 steps")
     seed(models, "seed of the dictionaries, minibatch order and every model's draws")
     engine(models, help="Brian2 engine of the iP-VAE (see simulate --help)")
+    overwrite(models, "replace the model_comparison.csv, .md and .png in --out-dir "
+              "(default: refuse)")
     models.add_argument("--out-dir", default="model_comparison", metavar="DIR",
                         help="folder for the CSV, Markdown and figure")
     models.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
@@ -227,9 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     learn = command(
         "learn", "fit the parameters offline from recorded counts",
         "Learn the parameters by alternating: the Brian2 network simulates a minibatch of "
-        "training stimuli, and Phi, u0, sigma and eta are fitted to its recorded counts "
-        "(learning/alternation.py, docs/learning.md). Saves after every epoch; rerunning the "
-        "same command resumes.")
+        "training stimuli, and Phi, sigma, u0, b and eta take one step down the gradient of "
+        "the free energy of its recorded counts (learning/alternation.py, docs/learning.md). "
+        "Saves after every epoch; rerunning the same command resumes. With --from, one "
+        "offline fit to a recording instead.")
     learn.add_argument("--stimuli", default="natural16", metavar="DATASET",
                        help="data set with train and test splits: natural16 or digits8")
     learn.add_argument("--latents", type=int, default=512, help="K, the number of neurons")
@@ -243,18 +327,28 @@ def build_parser() -> argparse.ArgumentParser:
                        help="test stimuli evaluated after every epoch")
     rule = LearningRule()
     for flag, kind, text in (
-            ("--steps", int, "T, bins per training stimulus"),
-            ("--batch-size", int, "stimuli per minibatch (one simulation and one Phi step)"),
-            ("--column-norm", float, "norm of every dictionary column (sets the rates)"),
-            ("--dictionary-step", float, "epsilon of the per-neuron Newton step on Phi"),
-            ("--decay-every", int, "the Phi step after j minibatches is epsilon / (1 + j // J)"),
-            ("--stability-margin", float, "kappa: eta = kappa / (largest feed-forward drive "
-             "over a probe of training stimuli); the map diverges at 2")):
+            ("--steps", int, "T, bins simulated per training stimulus"),
+            ("--window", int, "consecutive recorded bins in the objective of one step"),
+            ("--batch-size", int, "stimuli per minibatch (one simulation and one Adam step)"),
+            ("--beta", float, "weight of the KL term of the free energy: the sparsity knob"),
+            ("--dictionary-rate", float, "Adam step size of Phi"),
+            ("--parameter-rate", float, "Adam step size of log sigma, u0, log b and log eta"),
+            ("--decay", int, "the step sizes after j minibatches are divided by 1 + j / D"),
+            ("--clamp-start", float, "c_u = c_du at the start (rising to 10)"),
+            ("--release", int, "minibatches over which the clamps rise to 10"),
+            ("--column-norm", float, "norm of the columns of the initial random dictionary")):
         learn.add_argument(flag, type=kind, help=text,
                            default=getattr(rule, flag[2:].replace("-", "_")))
+    learn.add_argument("--from", dest="recording", default=None, metavar="RECORDING.h5",
+                       help="instead of the alternation: one offline fit of the parameters "
+                       "to the counts and potentials of a recording written by `simulate "
+                       "--record u` (starting from the parameters that made it)")
+    learn.add_argument("--iterations", type=int, default=200, metavar="N",
+                       help="Adam steps of the --from fit (full batch)")
     engine(learn, "standalone", "Brian2 execution (see simulate --help)")
-    learn.add_argument("--restart", action="store_true",
-                       help="start again even if --out holds an earlier run")
+    learn.add_argument("--restart", "--overwrite", action="store_true", dest="restart",
+                       help="start again even if --out holds an earlier run (without it, "
+                       "an --out written with other settings is refused)")
     quiet(learn)
 
     evaluate = command(
@@ -273,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
                           metavar="T,T,...", help="further bins to print")
     seed(evaluate)
     engine(evaluate, help="Brian2 execution (see simulate --help)")
+    overwrite(evaluate)
     evaluate.add_argument("--figure", default=None, metavar="FILE.png",
                           help="also draw R^2 and %%-zeros against t")
     evaluate.add_argument("--readout", action="store_true",

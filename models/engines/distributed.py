@@ -64,6 +64,10 @@ def network_key(params: IPVAEParameters, config: RunConfig) -> str:
     return h.hexdigest()[:20]
 
 
+#: Seconds to wait for a ``--scheduler`` to answer before giving up with one line.
+SCHEDULER_TIMEOUT_S = 10.0
+
+
 # --- the task, run by a worker ---------------------------------------------------------------
 
 #: This process's networks, by :func:`network_key` (a worker keeps the last few).
@@ -168,7 +172,14 @@ class SimulationCluster:
         import logging
         from distributed import Client, LocalCluster
         if self.scheduler:
-            self.client = Client(self.scheduler, timeout="60s")
+            try:
+                self.client = Client(self.scheduler, timeout=f"{SCHEDULER_TIMEOUT_S}s")
+            except (OSError, TimeoutError, ValueError, TypeError) as exc:
+                why = " ".join(str(exc).split()) or type(exc).__name__
+                raise SimulationInputError(
+                    f"--scheduler {self.scheduler!r}: no Dask scheduler answered within "
+                    f"{SCHEDULER_TIMEOUT_S:g} s ({why}); check the address (tcp://host:port) "
+                    f"and that the scheduler runs") from None
         else:
             self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
                                          processes=True, dashboard_address=None,

@@ -7,9 +7,10 @@ cache folder and reruns the same binary for every chunk of stimuli with
 
 - the values of the drive ``TimedArray`` (one chunk of stimuli, padded with
   zero drive to the fixed chunk size; padded stimuli are discarded);
-- the parameters: ``latents.u0``, ``latents.b``, ``latents.eta`` and the
-  lateral weights ``lateral.w``, so another parameter file of the same shape
-  (and the same clamps c_u, c_du, u_floor, which are compiled in) reuses the build;
+- the parameters: ``latents.u0``, ``latents.b``, ``latents.eta``, the clamps
+  ``latents.c_u``, ``latents.c_du``, ``latents.u_floor`` and the lateral weights
+  ``lateral.w``, so another parameter file of the same shape reuses the build (the
+  learning schedule changes the clamps every minibatch);
 - the random streams: the key of the seed and the index of the chunk's first
   stimulus (``stimulus_streams.stream_key`` and ``.stimulus``); the program reseeds
   its generators at every stimulus onset (see :mod:`ipvae_brian.models.random_streams`);
@@ -45,6 +46,7 @@ multiple runs with run_args".
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import os
 import shutil
@@ -66,10 +68,11 @@ from ipvae_brian.models.functions import LATERAL_PRODUCT_CPP
 
 #: Changes whenever the generated program changes in a way the build key below cannot
 #: see (e.g. the random streams), so that old builds in the cache are not reused.
-PROGRAM_VERSION = 4
+PROGRAM_VERSION = 5
 
-#: Written into a build folder once its program has compiled; later builds of the same
-#: shape regenerate the code (Brian2 needs its objects) but do not run make.
+#: Written into a build folder once its program has compiled, with the SHA-256 of the
+#: binary; later builds of the same shape regenerate the code (Brian2 needs its objects)
+#: but do not run make, unless the binary no longer matches (:func:`verified_build`).
 COMPILED_MARKER = "compiled.ok"
 
 _lock = threading.RLock()  # the standalone device (and os.chdir in its runs) is process-wide
@@ -82,12 +85,52 @@ def build_directory(net, chunk: int, threads: int) -> str:
     key = repr((PROGRAM_VERSION, brian2.__version__, p.n_latents, net.steps, net.substeps,
                 chunk, net.movie, net.stream, net.record_u, net.draw_counts,
                 net.lateral_inhibition, net.lateral, net.profile, threads,
-                float(net.bin_width), p.c_u, p.c_du, p.u_floor, LATENT_EQUATIONS, MEMBRANE_UPDATE, POISSON_COUNTS,
+                float(net.bin_width), LATENT_EQUATIONS, MEMBRANE_UPDATE, POISSON_COUNTS,
                 STIMULUS_STREAM_EQUATIONS, STIMULUS_ONSET_RESEED, LATERAL_ON_PRE,
                 LATERAL_MATRIX_PRODUCT, LATERAL_PRODUCT_CPP))
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     root = os.path.dirname(prefs.codegen.runtime.cython.cache_dir)
     return os.path.join(root, "standalone", f"K{p.n_latents}_T{net.steps}_C{chunk}_{digest}")
+
+
+def _digest(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(2 ** 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verified_build(directory: str) -> bool:
+    """True if the build folder holds a compiled program that is intact: the marker
+    :data:`COMPILED_MARKER` exists and records the SHA-256 of ``main``, which matches.
+
+    A damaged program (a truncated copy, a disk error, an interrupted write) would fail
+    on every later run (``Exec format error``) while the marker claims it compiled; here
+    it is removed with its marker, and the caller compiles again (make relinks it). A
+    marker from before digests were recorded is trusted if ``main`` is an ELF or Mach-O
+    executable, and gets the digest.
+    """
+    marker = os.path.join(directory, COMPILED_MARKER)
+    binary = os.path.join(directory, "main")
+    if not (os.path.exists(marker) and os.path.isfile(binary)):
+        return False
+    with open(marker) as f:
+        recorded = [line.split()[1] for line in f if line.startswith("sha256 ")]
+    actual = _digest(binary)
+    if recorded and recorded[-1] == actual:
+        return True
+    if not recorded:
+        with open(binary, "rb") as f:
+            magic = f.read(4)
+        if magic in (b"\x7fELF", b"\xcf\xfa\xed\xfe") and os.access(binary, os.X_OK):
+            with open(marker, "a") as f:
+                f.write(f"sha256 {actual}\n")
+            return True
+    for path in (marker, binary):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+    return False
 
 
 class StandaloneProgram:
@@ -138,13 +181,20 @@ class StandaloneProgram:
                 # set's order, which differs between processes: make would rebuild and
                 # relink main (about 1 s) every time. Compile once, then mark it done.
                 marker = os.path.join(self.directory, COMPILED_MARKER)
-                compiled = (os.path.exists(marker)
-                            and os.path.exists(os.path.join(self.directory, "main")))
-                self.device.build(directory=self.directory, compile=not compiled, run=False,
-                                  with_output=False)
+                compiled = verified_build(self.directory)
+                try:
+                    self.device.build(directory=self.directory, compile=not compiled,
+                                      run=False, with_output=False)
+                except RuntimeError as exc:
+                    # make killed by Ctrl-C (wait status 2 = SIGINT); Python ignores SIGINT
+                    # while os.system waits, so this is the only trace of the interrupt
+                    if "compilation failed (error code: 2)" in str(exc):
+                        raise KeyboardInterrupt from None
+                    raise
                 if not compiled:
                     with open(marker, "w") as f:
-                        f.write(f"compiled by process {os.getpid()} at {time.ctime()}\n")
+                        f.write(f"compiled by process {os.getpid()} at {time.ctime()}\n"
+                                f"sha256 {_digest(os.path.join(self.directory, 'main'))}\n")
                 self.pre = np.asarray(self.objects.lateral.i[:])
                 self.post = np.asarray(self.objects.lateral.j[:])
                 self.run_directory = self._private_copy()
@@ -182,7 +232,8 @@ class StandaloneProgram:
         p = net.params
         o = self.objects
         run_args = {self.feedforward: drive, o.latents.u0: p.u0, o.latents.b: p.bias,
-                    o.latents.eta: p.eta,
+                    o.latents.eta: p.eta, o.latents.c_u: p.c_u, o.latents.c_du: p.c_du,
+                    o.latents.u_floor: p.u_floor,
                     o.lateral.w: p.lateral_weights[self.post, self.pre],
                     o.streams.stream_key: key, o.streams.stimulus: first_stimulus}
         if initial_u is not None:
