@@ -140,8 +140,9 @@ def stimulus_averaged_noise_correlations(counts, min_mean: float = 1.0) -> Noise
 
     Parameters
     ----------
-    counts : array_like, shape (n_stimuli, n_trials, n_neurons)
-        Spike counts of each neuron on each repeat of each stimulus.
+    counts : array_like, shape (n_stimuli, n_trials, n_neurons), or sequence of arrays
+        Spike counts of each neuron on each repeat of each stimulus; a sequence of
+        (n_trials_s, n_neurons) arrays when the stimuli have different numbers of trials.
     min_mean : float
         A neuron takes part in a stimulus's correlations if its mean count over the
         trials of that stimulus is at least this (and its counts vary).
@@ -162,13 +163,14 @@ def stimulus_averaged_noise_correlations(counts, min_mean: float = 1.0) -> Noise
     >>> round(float(stimulus_averaged_noise_correlations(counts).values[0]), 1)
     0.5
     """
-    x = np.asarray(counts, dtype=np.float64)
-    if x.ndim != 3:
-        raise ValueError(f"counts must be (n_stimuli, n_trials, n_neurons), got shape {x.shape}")
-    if x.shape[1] < 2:
+    x = [np.asarray(c, dtype=np.float64) for c in counts]
+    if not x or any(c.ndim != 2 or c.shape[1] != x[0].shape[1] for c in x):
+        raise ValueError(f"counts must be (n_stimuli, n_trials, n_neurons), got shapes "
+                         f"{sorted({c.shape for c in x})}")
+    if min(c.shape[0] for c in x) < 2:
         raise ValueError(f"noise correlations need at least 2 trials per stimulus, got "
-                         f"{x.shape[1]}")
-    n = x.shape[2]
+                         f"{min(c.shape[0] for c in x)}")
+    n = x[0].shape[1]
     total = np.zeros((n, n))
     weight = np.zeros((n, n))
     for stimulus in x:
@@ -181,6 +183,38 @@ def stimulus_averaged_noise_correlations(counts, min_mean: float = 1.0) -> Noise
         weight[np.ix_(taking_part, taking_part)] += 1
     with np.errstate(invalid="ignore", divide="ignore"):
         matrix = np.where(weight > 0, total / weight, np.nan)
+    i, j = np.triu_indices(n, k=1)
+    keep = np.isfinite(matrix[i, j])
+    return NoiseCorrelations(matrix=matrix, pairs=np.stack([i[keep], j[keep]], axis=1),
+                             values=matrix[i[keep], j[keep]])
+
+
+def signal_correlations(mean_responses) -> NoiseCorrelations:
+    """Signal correlation of every pair: Pearson correlation of the mean responses over stimuli.
+
+    Parameters
+    ----------
+    mean_responses : array_like, shape (n_stimuli, n_neurons)
+        Mean count (or rate) of each neuron to each stimulus, averaged over its trials.
+
+    Returns
+    -------
+    NoiseCorrelations
+        The same structure as the noise correlations (``pairs``, ``values``); undefined
+        (left out) for neurons whose mean response does not vary, and for all pairs with
+        fewer than 3 stimuli.
+
+    Examples
+    --------
+    >>> signal_correlations([[1, 2, 5], [2, 4, 5], [3, 6, 4]]).values.round(3)
+    array([ 1.   , -0.866, -0.866])
+    """
+    x = np.asarray(mean_responses, dtype=np.float64)
+    n = x.shape[1] if x.ndim == 2 else 0
+    if x.ndim != 2 or x.shape[0] < 3:
+        return NoiseCorrelations(matrix=np.full((n, n), np.nan), pairs=np.zeros((0, 2), int),
+                                 values=np.zeros(0))
+    matrix = spike_count_correlation(x)
     i, j = np.triu_indices(n, k=1)
     keep = np.isfinite(matrix[i, j])
     return NoiseCorrelations(matrix=matrix, pairs=np.stack([i[keep], j[keep]], axis=1),

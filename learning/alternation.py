@@ -72,6 +72,10 @@ class LearningRule:
         T, bins simulated per training stimulus.
     window : int
         Consecutive recorded bins in the objective of one gradient step.
+    propagate : bool
+        True: within a window the counts are held fixed and the potentials propagated
+        from its first bin (the gradient follows theta through every later bin of the
+        window); False: one-step teacher forcing (see ``docs/learning.md``).
     batch_size : int
         B, stimuli per minibatch (one simulation and one Adam step each).
     beta : float
@@ -94,6 +98,7 @@ class LearningRule:
 
     steps: int = 64
     window: int = 16
+    propagate: bool = True
     batch_size: int = 100
     beta: float = 1.0
     dictionary_rate: float = 5e-4
@@ -246,7 +251,8 @@ def run_epoch(params: IPVAEParameters, x_train: np.ndarray, rule: LearningRule,
         if keep.any():
             starts = _window_starts(rule, np.random.default_rng([seed, epoch, j, 1]))
             windows = [_window(counts[keep], u[keep], start, rule.window) for start in starts]
-            params = fit_windows(params, x[keep], windows, state, rule.rates(done))
+            params = fit_windows(params, x[keep], windows, state, rule.rates(done),
+                                 propagate=rule.propagate)
         else:
             state.steps += 1       # the minibatch counts in the schedule even without a step
         if progress is not None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import time
 from typing import Callable
 
@@ -37,7 +36,6 @@ import numpy as np
 from ipvae_brian.learning.dictionary import hebbian_step, normalise_columns
 from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.inference import InferenceModel
-from ipvae_brian.models.parameters import IPVAEParameters
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,122 +170,118 @@ def train_dictionary(model: InferenceModel, x: np.ndarray, budget: TrainingBudge
 
 # --- the models of the comparison (compare-models: ipvae_brian.workflows.model_comparison) ---
 
+#: Each sparse model's own sparsity knob: model -> (knob name, the values of the
+#: rate-distortion sweep, the default value of the main table). iP-VAE: beta, the weight
+#: of the KL term of its free energy (``learning.alternation``); iG-relu: b, the drive of
+#: the posterior mean toward silence (``GaussianIterativeVAE(bias=b)``); LCA: lambda, the
+#: soft threshold and L1 weight (``LCA(threshold=lambda)``). The iG-VAE and predictive
+#: coding are dense (no knob).
+SPARSITY_KNOBS = {"iP-VAE": ("beta", (0.25, 1.0, 4.0, 16.0), 1.0),
+                  "iG-relu": ("b", (0.0, 0.003, 0.01, 0.03), 0.0),
+                  "LCA": ("lambda", (0.25, 0.5, 1.0, 2.0), 1.0)}
+#: The models of the comparison, in table order.
+COMPARISON_MODELS = ("iP-VAE", "iG-VAE", "iG-relu", "PC", "LCA")
+
+
+def baseline_model(name: str, Phi: np.ndarray, knob: float | None = None) -> InferenceModel:
+    """One baseline with its default settings and dictionary ``Phi``; ``knob`` sets its
+    sparsity knob (:data:`SPARSITY_KNOBS`; default: the knob's default)."""
+    from ipvae_brian.models.baselines import LCA, GaussianIterativeVAE, PredictiveCoding
+    if name in SPARSITY_KNOBS and knob is None:
+        knob = SPARSITY_KNOBS[name][2]
+    if name == "iG-VAE":
+        return GaussianIterativeVAE(Phi)
+    if name == "iG-relu":
+        return GaussianIterativeVAE(Phi, activation="relu", bias=knob)
+    if name == "PC":
+        return PredictiveCoding(Phi)
+    if name == "LCA":
+        return LCA(Phi, threshold=knob)
+    raise SimulationInputError(f"no baseline called {name!r}")
+
+
 def baseline_models(n_pixels: int, n_latents: int, seed: int = 0) -> list:
     """The four baselines with their default settings, all starting from one random
     unit-norm dictionary (seeded): iG-VAE, iG-relu, predictive coding, LCA."""
-    from ipvae_brian.models.baselines import LCA, GaussianIterativeVAE, PredictiveCoding
     Phi = random_dictionary(n_pixels, n_latents, 1.0, seed=seed)
-    return [GaussianIterativeVAE(Phi), GaussianIterativeVAE(Phi, activation="relu"),
-            PredictiveCoding(Phi), LCA(Phi)]
+    return [baseline_model(name, Phi) for name in COMPARISON_MODELS[1:]]
 
 
-@dataclasses.dataclass
-class IPVAESource:
-    """Where the iP-VAE row's parameters come from.
+def ipvae_rule(budget: TrainingBudget, beta: float, probe_size: int = 200):
+    """The iP-VAE's :class:`learning.alternation.LearningRule` for a comparison budget.
 
-    Attributes
-    ----------
-    model : IPVAEInference
-        The network (Brian2) with the starting parameters.
-    kind : {"shipped", "alternation", "generic"}
-        Shipped learned parameters (no training), the iP-VAE's own learning
-        (``learning.alternation``), or the generic Hebbian loop of this module.
-    description : str
-        One line for the command's output and the table's notes.
+    T, the window (min(16, T)), B and beta as given; the clamp release and the step
+    decay scaled to the budget's ``n_updates`` minibatches as the long runs' defaults
+    are to theirs (release over the first half, step sizes halved by the end:
+    ``release = n / 2``, ``decay = n``); the end-of-epoch probe ``probe_size`` stimuli.
     """
-
-    model: object
-    kind: str
-    description: str
-
-    @property
-    def needs_training(self) -> bool:
-        return self.kind != "shipped"
+    from ipvae_brian.learning.alternation import LearningRule
+    n = budget.n_updates
+    return LearningRule(steps=budget.steps, window=min(16, budget.steps),
+                        batch_size=budget.batch_size, beta=float(beta),
+                        release=max(1, n // 2), decay=max(1, n), probe_size=probe_size,
+                        evaluate_at=min(16, budget.steps - 1))
 
 
-def _provenance_summary(provenance: dict) -> str:
-    """The training budget (or whatever is recorded) of a parameter file, on one line."""
-    import json
-    for key in ("budget", "training_budget", "training", "history_summary"):
-        if key in provenance:
-            value = provenance[key]
-            return value if isinstance(value, str) else json.dumps(value)[:300]
-    keys = [k for k in ("command", "epochs", "updates", "n_patches", "steps", "seed")
-            if k in provenance]
-    if keys:
-        return ", ".join(f"{k} = {provenance[k]}" for k in keys)
-    return "no training budget recorded in its provenance"
-
-
-def ipvae_source(n_pixels: int, n_latents: int, seed: int = 0, engine: str = "auto",
-                 shipped_path: str | None = None) -> IPVAESource:
-    """Choose the iP-VAE's parameters for a comparison with K = ``n_latents``.
-
-    1. The shipped learned parameters for ``n_pixels`` (``models.shipped``), if their K
-       matches: used as they are, their training budget quoted from their provenance.
-    2. Else the iP-VAE's own learning (:mod:`learning.alternation`) from the authors'
-       random initialisation, with the comparison's budget.
-    """
-    from ipvae_brian.models.inference import IPVAEInference
-    from ipvae_brian.models.shipped import default_parameters_path
-    path = shipped_path if shipped_path is not None else default_parameters_path(n_pixels)
-    note = ""
-    if path is not None:
-        params = IPVAEParameters.load(path)
-        if params.n_latents == n_latents:
-            return IPVAESource(IPVAEInference(params, engine=engine), "shipped",
-                               f"shipped parameters {os.path.basename(path)} (trained: "
-                               f"{_provenance_summary(params.provenance)}; on the whole train "
-                               f"split, so its 'train images' are not held out)")
-        note = (f"the shipped parameters {os.path.basename(path)} have K = "
-                f"{params.n_latents}, not {n_latents}; ")
-    params = IPVAEParameters.random(n_pixels, n_latents, seed=seed)
-    return IPVAESource(IPVAEInference(params, engine=engine), "alternation",
-                       note + "trained here with learning.alternation (the iP-VAE's own "
-                       "offline learning of Phi, sigma, u0 and eta from recorded counts)")
-
-
-def train_ipvae(source: IPVAESource, x: np.ndarray, budget: TrainingBudget, seed: int = 0,
+def train_ipvae(n_latents: int, x: np.ndarray, budget: TrainingBudget, beta: float,
+                x_history: np.ndarray, seed: int = 0, engine: str = "auto",
                 progress: Callable[[int], None] | None = None):
-    """Train the iP-VAE as :func:`ipvae_source` decided; returns (model, history).
+    """Train the iP-VAE with the comparison's budget: :func:`learning.alternation.learn`
+    from the authors' initialisation (:func:`~learning.alternation.initial_parameters`).
 
-    Not shipped: :func:`learning.alternation.learn` with the budget's T, batch size
-    and epochs (the test split of its per-epoch history is the last tenth of ``x``).
-    """
-    if source.kind == "shipped":
-        return source.model, []
-    from ipvae_brian.learning import alternation
-    n = min(budget.n_patches, x.shape[0])
-    held_out = max(2, n // 10)
-    x_train, x_test = x[:n - held_out], x[n - held_out:n]
-    rule = alternation.LearningRule(steps=budget.steps, batch_size=budget.batch_size)
-    params = alternation.initial_parameters(x.shape[1], source.model.n_latents, rule, seed,
-                                            x_train[:rule.probe_size])
-    batches = max(1, x_train.shape[0] // rule.batch_size)
-    report = None if progress is None else (lambda epoch, j: progress(epoch * batches + j))
-    params = alternation.learn(params, x_train, x_test, rule, budget.epochs, seed,
-                               alternation.brian_simulator(rule.steps,
-                                                           engine=source.model.engine),
-                               progress=report)
-    return source.model.with_parameters(params), params.provenance["learning"]["history"]
-
-
-def train_for_comparison(entry, x: np.ndarray, budget: TrainingBudget, seed: int = 0,
-                         progress: Callable[[int], None] | None = None):
-    """Train one comparison entry (an :class:`IPVAESource` or a baseline model).
+    Parameters
+    ----------
+    n_latents : int
+    x : ndarray, shape (budget.n_patches, M)
+        The training patches, exactly the budget's (the baselines get the same array).
+    budget : TrainingBudget
+        ``n_patches`` must be a multiple of ``batch_size``: the alternation makes
+        ``n_patches // batch_size`` Adam steps per epoch, the baselines
+        ``ceil(n_patches / batch_size)`` dictionary steps.
+    beta : float
+        The KL weight (the sparsity knob).
+    x_history : ndarray
+        Stimuli of the per-epoch history only (no influence on the parameters).
+    seed : int
+    engine : str
+        Brian2 engine of the training simulations.
+    progress : callable, optional
+        Called with the number of minibatches done.
 
     Returns
     -------
-    model : InferenceModel
-    note : str
-        How it was trained (the budget, or the shipped file and its own budget).
+    model : models.inference.IPVAEInference
+        The trained network (rates recorded by its :meth:`infer`).
     history : list of dict
+    minibatches : int
+        Adam steps taken (equals ``budget.n_updates``; checked).
     """
-    if isinstance(entry, IPVAESource):
-        if entry.kind == "shipped":
-            return entry.model, entry.description, []
-        model, history = train_ipvae(entry, x, budget, seed=seed, progress=progress)
-        return model, f"{entry.description}; {budget.describe()}", history
-    model, history = train_dictionary(entry, x, budget, seed=seed, progress=progress,
-                                      log_every=max(1, budget.n_updates // 10))
-    return model, budget.describe(), history
+    from ipvae_brian.learning import alternation
+    from ipvae_brian.learning.adam import AdamState
+    from ipvae_brian.models.inference import IPVAEInference
+    if x.shape[0] != budget.n_patches or budget.n_patches % budget.batch_size:
+        raise SimulationInputError(
+            f"the iP-VAE trains on exactly the budget's patches in whole minibatches: got "
+            f"{x.shape[0]:,} patches for a budget of {budget.n_patches:,} in minibatches of "
+            f"{budget.batch_size}")
+    rule = ipvae_rule(budget, beta, probe_size=min(200, x.shape[0]))
+    params = alternation.initial_parameters(x.shape[1], n_latents, rule, seed)
+    state = AdamState.zeros(params)
+    per_epoch = budget.updates_per_epoch
+    report = None if progress is None else (lambda epoch, j: progress(epoch * per_epoch + j))
+    params = alternation.learn(params, x, x_history, rule, budget.epochs, seed,
+                               alternation.brian_simulator(rule.steps, engine=engine),
+                               state=state, progress=report)
+    if state.steps != budget.n_updates:
+        raise RuntimeError(f"the iP-VAE took {state.steps} Adam steps, the budget "
+                           f"{budget.n_updates}")
+    return (IPVAEInference(params, engine=engine), params.provenance["learning"]["history"],
+            int(state.steps))
+
+
+def describe_ipvae_rule(rule) -> str:
+    """The iP-VAE's learning settings on one line (for the table's notes)."""
+    return (f"learning.alternation, beta = {rule.beta:g}, window {rule.window} bins, clamps "
+            f"{rule.clamp_start:g} -> {rule.clamp_final:g} over {rule.release} minibatches, "
+            f"Adam steps {rule.dictionary_rate:g} (Phi) / {rule.parameter_rate:g} (others) "
+            f"divided by 1 + j / {rule.decay}")

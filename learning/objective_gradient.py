@@ -120,7 +120,8 @@ def check_recording_shapes(params: IPVAEParameters, x: np.ndarray, counts: np.nd
 
 
 def objective_and_gradient(params: IPVAEParameters, x: np.ndarray, counts: np.ndarray,
-                           u: np.ndarray, gradient: bool = True, onset: bool = True):
+                           u: np.ndarray, gradient: bool = True, onset: bool = True,
+                           propagate: bool = False):
     """J(theta) of a recording (module docstring) and, if asked, its exact gradient.
 
     Parameters
@@ -141,6 +142,11 @@ def objective_and_gradient(params: IPVAEParameters, x: np.ndarray, counts: np.nd
         that starts later; its first bin is context only (its recorded u is the prior of
         the second, fixed), the objective covers bins 1 .. T - 1 and does not depend on u0
         (its gradient is zero).
+    propagate : bool
+        False (default): every bin's potential is one update from the recorded one (one-step
+        teacher forcing). True: only the counts are held fixed and the potentials are
+        propagated through the update from the first bin of the arrays (truncated to
+        the window), so the gradient also follows how theta moves every later bin.
 
     Returns
     -------
@@ -159,16 +165,26 @@ def objective_and_gradient(params: IPVAEParameters, x: np.ndarray, counts: np.nd
     w = sigma ** -2
     f, c_u, c_du = params.u_floor, params.c_u, params.c_du
 
-    # teacher-forced update: hat u_{t+1} = g(u_t, z_t, x)
+    # the update with the recorded counts: hat u_{t+1} = g(u_t, z_t, x) (teacher forcing),
+    # or g(hat u_t, z_t, x) (propagated); du depends on the counts only, not on u
     residual_z = x_rep - z @ Phi.T                                      # x - Phi z_t
     a = eta * ((residual_z * w) @ Phi - b)
     d1 = np.maximum(a, f)
     d2 = c_du - _softplus(c_du - d1)
-    v = np.maximum(u_prev + d2, f)
-    u_next = v - _softplus(v - c_u)
     u_hat = np.empty((N, T, K))
     u_hat[:, 0] = params.u0 if onset else u[:, 0]
-    u_hat[:, 1:] = u_next.reshape(N, T - 1, K)
+    if propagate:
+        d2_t = d2.reshape(N, T - 1, K)
+        v = np.empty((N, T - 1, K))
+        for t in range(T - 1):
+            v[:, t] = np.maximum(u_hat[:, t] + d2_t[:, t], f)
+            u_hat[:, t + 1] = v[:, t] - _softplus(v[:, t] - c_u)
+        v = v.reshape(-1, K)
+        u_from = u_hat[:, :-1].reshape(-1, K)                           # the u each step starts at
+    else:
+        u_from = u_prev
+        v = np.maximum(u_from + d2, f)
+        u_hat[:, 1:] = (v - _softplus(v - c_u)).reshape(N, T - 1, K)
     first = 0 if onset else 1                      # the first bin in the objective
 
     # the free energy of every bin, on hat u
@@ -195,8 +211,13 @@ def objective_and_gradient(params: IPVAEParameters, x: np.ndarray, counts: np.nd
     G *= scale
     lam, r, noise = lam[:, first:], r[:, first:], noise[:, first:]      # the fitted bins
 
-    A = (G[:, 1:].reshape(-1, K) * (1.0 - _logistic(v - c_u)) * (u_prev + d2 > f)
-         * _logistic(c_du - d1) * (a > f))
+    # d hat u_{t+1} / d hat u_t (the ceiling and the floor); with propagation the gradient
+    # of every later bin flows back through it: Gu_t = G_t + Gu_{t+1} chain_t
+    chain = ((1.0 - _logistic(v - c_u)) * (u_from + d2 > f)).reshape(N, T - 1, K)
+    if propagate:
+        for t in range(T - 2, -1, -1):
+            G[:, t] += G[:, t + 1] * chain[:, t]
+    A = (G[:, 1:] * chain).reshape(-1, K) * _logistic(c_du - d1) * (a > f)
     PhiA = A @ Phi.T                                                    # (N (T-1), M)
     lam_flat = lam.reshape(-1, K)
     r_flat = r.reshape(-1, M)
@@ -205,6 +226,6 @@ def objective_and_gradient(params: IPVAEParameters, x: np.ndarray, counts: np.nd
     grad_log_sigma_m = (-2.0 * eta * w * np.sum(residual_z * PhiA, axis=0)
                         + scale * np.sum(1.0 - w * (r_flat ** 2 + noise.reshape(-1, M)), axis=0))
     grad_log_sigma = grad_log_sigma_m / np.cosh(params.log_sigma / LOG_SIGMA_BOUND) ** 2
-    grad = Gradient(Phi=grad_Phi, log_sigma=grad_log_sigma, u0=G[:, 0].sum(axis=0),
+    grad = Gradient(Phi=grad_Phi, log_sigma=grad_log_sigma, u0=G[:, 0].sum(axis=0) if onset else np.zeros(K),
                     log_bias=-eta * b * A.sum(axis=0), log_lr=float(np.sum(A * a)))
     return value, grad

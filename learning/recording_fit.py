@@ -46,7 +46,7 @@ class FitResult:
 
 def fit_recording(params: IPVAEParameters, x: np.ndarray, counts: np.ndarray, u: np.ndarray,
                   state: AdamState | None = None, rates: dict | None = None,
-                  iterations: int = 1, onset: bool = True,
+                  iterations: int = 1, onset: bool = True, propagate: bool = False,
                   final_objective: bool = False) -> FitResult:
     """Adam steps on the teacher-forced free energy of one recording (module docstring).
 
@@ -66,6 +66,10 @@ def fit_recording(params: IPVAEParameters, x: np.ndarray, counts: np.ndarray, u:
     onset : bool
         Whether bin 0 of the arrays is the stimulus onset
         (:func:`~.objective_gradient.objective_and_gradient`).
+    propagate : bool
+        Propagate the potentials through the recorded bins with the counts held fixed,
+        instead of one-step teacher forcing
+        (:func:`~.objective_gradient.objective_and_gradient`).
     final_objective : bool
         Also evaluate J after the last step (one more pass, without the gradient).
 
@@ -80,24 +84,25 @@ def fit_recording(params: IPVAEParameters, x: np.ndarray, counts: np.ndarray, u:
     rates = rates if rates is not None else step_sizes(1e-3, 1e-2)
     objectives = []
     for _ in range(iterations):
-        value, grad = objective_and_gradient(params, x, counts, u, onset=onset)
+        value, grad = objective_and_gradient(params, x, counts, u, onset=onset,
+                                             propagate=propagate)
         objectives.append(value)
         params = adam_step(params, grad, state, rates)
     if final_objective:
         objectives.append(objective_and_gradient(params, x, counts, u, gradient=False,
-                                                 onset=onset)[0])
+                                                 onset=onset, propagate=propagate)[0])
     return FitResult(params, objectives)
 
 
 def fit_windows(params: IPVAEParameters, x: np.ndarray, windows: list, state: AdamState,
-                rates: dict) -> IPVAEParameters:
+                rates: dict, propagate: bool = False) -> IPVAEParameters:
     """One Adam step on the mean objective of several windows of one recording.
 
     ``windows`` holds ``(counts, u, onset)`` triples of the same stimuli ``x``
     (:func:`~.objective_gradient.objective_and_gradient`); the step follows the mean of
     their gradients. :func:`fit_recording` is this with one window.
     """
-    grads = [objective_and_gradient(params, x, c, v, onset=onset)[1]
+    grads = [objective_and_gradient(params, x, c, v, onset=onset, propagate=propagate)[1]
              for c, v, onset in windows]
     mean = Gradient(**{name: np.mean([np.asarray(getattr(g, name)) for g in grads], axis=0)
                        for name in FITTED_PARAMETERS})
@@ -140,7 +145,7 @@ def read_fitting_data(path: str):
 
 
 def fit_recording_file(path: str, iterations: int, rates: dict | None = None,
-                       command_line: str = "") -> FitResult:
+                       propagate: bool = False, command_line: str = "") -> FitResult:
     """Read a recording (:func:`read_fitting_data`) and fit its parameters to it.
 
     The result's parameters carry in their provenance where they came from: the
@@ -148,10 +153,11 @@ def fit_recording_file(path: str, iterations: int, rates: dict | None = None,
     """
     params, x, counts, u = read_fitting_data(path)
     result = fit_recording(params, x, counts, u, iterations=iterations, rates=rates,
-                           final_objective=True)
+                           propagate=propagate, final_objective=True)
     provenance = {**params.provenance,
                   "fitted_from_recording": {
                       "recording": str(path), "iterations": int(iterations),
+                      "propagate": bool(propagate),
                       "objective_before": result.objectives[0],
                       "objective_after": result.objectives[-1],
                       "stimuli": int(x.shape[0]), "bins": int(counts.shape[1]),

@@ -96,8 +96,8 @@ class LearningOptions:
         Seed of the initialisation, the minibatch order and the Poisson draws.
     n_train, n_test : int, optional
         Use the first N stimuli of each split (None: all).
-    steps, window, batch_size, beta, dictionary_rate, parameter_rate, decay, clamp_start,
-    release, column_norm
+    steps, window, propagate, batch_size, beta, dictionary_rate, parameter_rate, decay, clamp_start,
+    clamp_final, release, column_norm
         Settings of the :class:`~ipvae_brian.learning.alternation.LearningRule`
         (:meth:`rule`), with its defaults.
     engine : {"auto", "runtime", "standalone"}
@@ -117,12 +117,14 @@ class LearningOptions:
     n_test: int | None = 1000
     steps: int = alternation.LearningRule.steps
     window: int = alternation.LearningRule.window
+    propagate: bool = alternation.LearningRule.propagate
     batch_size: int = alternation.LearningRule.batch_size
     beta: float = alternation.LearningRule.beta
     dictionary_rate: float = alternation.LearningRule.dictionary_rate
     parameter_rate: float = alternation.LearningRule.parameter_rate
     decay: int = alternation.LearningRule.decay
     clamp_start: float = alternation.LearningRule.clamp_start
+    clamp_final: float = alternation.LearningRule.clamp_final
     release: int = alternation.LearningRule.release
     column_norm: float = alternation.LearningRule.column_norm
     engine: str = "standalone"
@@ -249,8 +251,10 @@ def run_learning(options: LearningOptions, report: Callable[[str], None] | None 
            f"train, {test.n_stimuli:,} test stimuli, {train.image_shape[0]}x"
            f"{train.image_shape[1]} pixels): {options.epochs} epochs of {n_batches} "
            f"minibatches x {rule.batch_size} stimuli x {rule.steps} bins, seed {options.seed}\n"
-           f"  objective: the free energy with beta = {rule.beta}, teacher-forced on windows "
-           f"of {rule.window} bins; Adam steps {rule.dictionary_rate} (Phi) and "
+           f"  objective: the free energy with beta = {rule.beta} on windows of {rule.window} "
+           f"bins, counts held fixed, potentials "
+           f"{'propagated' if rule.propagate else 'one update from the recorded ones'}; "
+           f"Adam steps {rule.dictionary_rate} (Phi) and "
            f"{rule.parameter_rate} (log sigma, u0, log b, log eta), divided by 1 + j / "
            f"{rule.decay}; clamps from {rule.clamp_start} to {rule.clamp_final} over "
            f"{rule.release} minibatches\n"

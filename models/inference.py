@@ -18,17 +18,26 @@ dictionary-learning loop (``learning.model_training``, built on
 ``learning.dictionary.hebbian_step``) fits every model. Optional per-model fits
 besides Phi (a learned prior, say) go through :meth:`InferenceModel.fit_extras`.
 
-Models (states are what each model decodes); the baselines are numpy only and live in
-:mod:`models.baselines`, one class per method:
+Models; every result also gives the code decoded two ways, "from samples"
+(:attr:`InferenceResult.sample_code`) and "from the mean / rate"
+(:attr:`InferenceResult.mean_code`), so that every model can be scored alike. The
+baselines are numpy only and live in :mod:`models.baselines`, one class per method:
 
-========================  ====================================================  ====================
-class                     model (module)                                        state z_t
-========================  ====================================================  ====================
-``IPVAEInference``        iP-VAE, the Brian2 network (this module)              counts of bin t
-``GaussianIterativeVAE``  iG-VAE / iG-relu (``baselines.gaussian_vae``)         f(mu_t), f = id/ReLU
-``PredictiveCoding``      Rao & Ballard 1999 (``baselines.predictive_coding``)  causes r_t
-``LCA``                   Rozell et al. 2008 (``baselines.lca``)                thresholded a_t
-========================  ====================================================  ====================
+========================  ========================================  ==================  ===================
+class                     model (module)                            sample code         mean / rate code
+========================  ========================================  ==================  ===================
+``IPVAEInference``        iP-VAE, the Brian2 network (this module)  counts z_t          exp(u_t)
+``GaussianIterativeVAE``  iG-VAE / iG-relu (``baselines.            f(z_t), z_t ~       f(mu_t)
+                          gaussian_vae``)                           N(mu_t, s_t^2)
+``PredictiveCoding``      Rao & Ballard 1999 (``baselines.          r_t (its own)       r_t
+                          predictive_coding``)
+``LCA``                   Rozell et al. 2008 (``baselines.lca``)    a_t (its own)       a_t
+========================  ========================================  ==================  ===================
+
+``states`` is the code a model trains on and reports by default: the counts for the
+iP-VAE, f(mu_t) for the Gaussian models (``decode="mean"``, or f(z_t) with
+``decode="sample"``), r_t and a_t for predictive coding and the LCA (deterministic
+codes are their own samples and means).
 
 References
 ----------
@@ -63,12 +72,40 @@ class InferenceResult:
         Model-specific internal state after the last step, e.g. the iG-VAE's posterior
         means and log-stds (``"mean"``, ``"log_std"``, each N x K); used by
         :meth:`InferenceModel.fit_extras`.
+    samples : ndarray, shape (N, R, K), or None
+        The model's sample code at the recorded steps where it differs from ``states``
+        (the iG-VAE's f(z_t), z_t ~ N(mu_t, s_t^2)); None: ``states`` is the sample (the
+        iP-VAE's counts; the deterministic codes of predictive coding and the LCA, which
+        are their own samples).
+    means : ndarray, shape (N, R, K), or None
+        The mean (rate) code at the recorded steps: the iP-VAE's rates exp(u_t), the
+        iG-VAE's f(mu_t); None: the code is deterministic, its own mean.
     """
 
     states: np.ndarray
     steps: np.ndarray
     Phi: np.ndarray
     final: dict = dataclasses.field(default_factory=dict)
+    samples: np.ndarray | None = None
+    means: np.ndarray | None = None
+
+    @property
+    def sample_code(self) -> np.ndarray:
+        """The code decoded "from samples", shape (N, R, K): counts z_t (iP-VAE), f(z_t)
+        (iG-VAE / iG-relu), the deterministic code itself (PC, LCA)."""
+        return self.states if self.samples is None else self.samples
+
+    @property
+    def mean_code(self) -> np.ndarray:
+        """The code decoded "from the mean / rate", shape (N, R, K): exp(u_t) (iP-VAE),
+        f(mu_t) (iG-VAE / iG-relu), the deterministic code itself (PC, LCA)."""
+        return self.states if self.means is None else self.means
+
+    def part(self, first: int, stop: int) -> "InferenceResult":
+        """The result of stimuli ``first .. stop - 1`` (``final`` left out)."""
+        cut = (lambda a: None if a is None else a[first:stop])
+        return InferenceResult(states=self.states[first:stop], steps=self.steps, Phi=self.Phi,
+                               samples=cut(self.samples), means=cut(self.means))
 
     @property
     def reconstructions(self) -> np.ndarray:
@@ -193,6 +230,11 @@ class InferenceModel(abc.ABC):
         """The model's settings as a JSON-serialisable dict (for tables and provenance)."""
         return {"model": self.name, "n_pixels": self.n_pixels, "n_latents": self.n_latents}
 
+    def ran_away(self, result: InferenceResult) -> np.ndarray | None:
+        """Boolean (N, R): stimuli whose code ran away at each recorded step (scores leave
+        them out and count them); None: this model has no such state (default)."""
+        return None
+
     def check_stimuli(self, x) -> np.ndarray:
         """Stimuli as a float64 (N, M) array; a clear :class:`SimulationInputError` otherwise."""
         return check_stimulus_array(x, self.n_pixels, expected="N x M (one image per row)",
@@ -251,17 +293,22 @@ class InferenceModel(abc.ABC):
         with np.errstate(over="ignore", invalid="ignore"):   # divergence is reported below
             out = self._infer(x, steps, record, seed, progress)
         states, final = out if isinstance(out, tuple) else (out, {})
-        if not np.all(np.isfinite(states)):
+        final = dict(final)
+        samples, means = final.pop("sample_code", None), final.pop("mean_code", None)
+        if not all(np.all(np.isfinite(a)) for a in (states, samples, means) if a is not None):
             raise ParameterError(
                 f"the {self.name}'s inference diverged (non-finite states): its step size is "
                 f"too large for this dictionary")
-        return InferenceResult(states=states, steps=record, Phi=self.Phi, final=final)
+        return InferenceResult(states=states, steps=record, Phi=self.Phi, final=final,
+                               samples=samples, means=means)
 
     @abc.abstractmethod
     def _infer(self, x: np.ndarray, steps: int, record: np.ndarray, seed: int | None,
                progress: Callable[[float], None] | None):
         """The dynamics for validated input: states (N, len(record), K) float64, or
-        (states, final) with ``final`` a dict of internal end states."""
+        (states, final) with ``final`` a dict of internal end states; its optional keys
+        ``"sample_code"`` and ``"mean_code"`` become :attr:`InferenceResult.samples` and
+        :attr:`InferenceResult.means`."""
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v}" for k, v in self.describe().items() if k != "model")
@@ -272,7 +319,15 @@ class IPVAEInference(InferenceModel):
     """The iP-VAE behind the common interface: runs the Brian2 network, never a numpy copy.
 
     States are the spike counts z_t ~ Poisson(exp(u_t)) of every bin (docs/model.md), as
-    float64; step t = 0 holds the counts drawn from the prior log-rates u0. Each call of
+    float64; step t = 0 holds the counts drawn from the prior log-rates u0. With
+    ``rates`` (the default) the result's :attr:`InferenceResult.means` holds the rates
+    exp(u_t) the counts of bin t were drawn from, so the code can be decoded from its
+    samples (Phi z_t) and from its rate (Phi exp(u_t)). The potentials are not recorded
+    from the network (recording u of every bin made a 1,001-bin evaluation about 5x
+    slower here): given the counts the update is deterministic, so u_t is recomputed
+    from u_0 = u0 and the counts by the numpy reference of the same update
+    (:func:`models.reference.membrane_update`); it equals a recording of u to rounding
+    (``tests/test_model_comparison.py``). Each call of
     :meth:`infer` runs :class:`models.network.IPVAENetwork` on its engine
     (:func:`models.engines.run_chunks`; u reset to u0 for every stimulus) and keeps the counts of the recorded bins, chunk by chunk, so long runs
     (T = 1,001) need memory for the recorded bins only.
@@ -290,6 +345,9 @@ class IPVAEInference(InferenceModel):
         offline loop measured in ``docs/learning.md``).
     learning_rate : float
         Hebbian step size (default 0.01, same source).
+    rates : bool
+        Report the rates exp(u_t) as the mean code (default True; costs one K x K
+        product per bin and stimulus, in numpy).
 
     Examples
     --------
@@ -302,7 +360,7 @@ class IPVAEInference(InferenceModel):
 
     def __init__(self, params: IPVAEParameters, engine: str = "auto",
                  chunk_size: int | None = None, column_norm: float | None = 0.5,
-                 learning_rate: float = 0.01):
+                 learning_rate: float = 0.01, rates: bool = True):
         if not isinstance(params, IPVAEParameters):
             raise ParameterError(f"params must be IPVAEParameters, got {type(params).__name__}")
         self.params = params
@@ -310,6 +368,7 @@ class IPVAEInference(InferenceModel):
         self.chunk_size = chunk_size
         self.column_norm = column_norm
         self.learning_rate = float(learning_rate)
+        self.rates = bool(rates)
         self.sigma = params.sigma
         #: engine used by the last call of :meth:`infer`, and why
         self.last_engine = None
@@ -323,14 +382,13 @@ class IPVAEInference(InferenceModel):
         if Phi.shape != self.Phi.shape:
             raise ParameterError(f"the new dictionary has shape {Phi.shape}, expected "
                                  f"{self.Phi.shape}")
-        return IPVAEInference(self.params.replace(Phi=Phi), engine=self.engine,
-                              chunk_size=self.chunk_size, column_norm=self.column_norm,
-                              learning_rate=self.learning_rate)
+        return self.with_parameters(self.params.replace(Phi=Phi))
 
     def with_parameters(self, params: IPVAEParameters) -> "IPVAEInference":
         """A copy running other parameters (same engine and learning settings)."""
         return IPVAEInference(params, engine=self.engine, chunk_size=self.chunk_size,
-                              column_norm=self.column_norm, learning_rate=self.learning_rate)
+                              column_norm=self.column_norm, learning_rate=self.learning_rate,
+                              rates=self.rates)
 
     def describe(self) -> dict:
         p = self.params
@@ -348,7 +406,45 @@ class IPVAEInference(InferenceModel):
         config = network.resolve(x.shape[0])
         self.last_engine = (config.engine, config.engine_reason)
         states = np.empty((x.shape[0], record.size, self.n_latents))
+        rates = np.empty_like(states) if self.rates else None
         for chunk in run_chunks(network, x, seed=seed, progress=progress):
             n = chunk.counts.shape[0]
             states[chunk.first:chunk.first + n] = chunk.counts[:, record]
-        return states
+            if rates is not None:
+                rates[chunk.first:chunk.first + n] = self.recorded_rates(
+                    x[chunk.first:chunk.first + n], chunk.counts, record)
+        return states, ({} if rates is None else {"mean_code": rates})
+
+    def ran_away(self, result: InferenceResult) -> np.ndarray:
+        """Boolean (N, R): a count of the recorded step reached the runaway threshold
+        (``models.run_summary.runaway_threshold``: half the rate ceiling exp(c_u)), the
+        criterion by which ``learning.alternation`` leaves stimuli out of its evaluation."""
+        from ipvae_brian.models.run_summary import runaway_threshold
+        return result.states.max(axis=2) >= runaway_threshold(self.params)
+
+    def recorded_rates(self, x: np.ndarray, counts: np.ndarray, record) -> np.ndarray:
+        """exp(u_t) at the steps ``record`` of stimuli ``x`` given all their counts.
+
+        u_0 = u0 and u_{t+1} = membrane_update(u_t, z_t, Phi^T x / sigma^2) (the
+        discrete-mode update, ``models.reference``), up to the last recorded step.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, M)
+        counts : ndarray, shape (N, T, K)
+            The counts of every bin (T > max(record)).
+        record : sequence of int
+
+        Returns
+        -------
+        ndarray, shape (N, len(record), K)
+        """
+        from ipvae_brian.models.reference import membrane_update
+        record = np.asarray(record)
+        drive = self.params.feedforward_drive(x)
+        u = np.broadcast_to(self.params.u0, drive.shape).copy()
+        rates = np.empty((x.shape[0], record.size, self.n_latents))
+        for t in range(int(record.max()) + 1):
+            rates[:, record == t] = np.exp(u)[:, None]
+            u = membrane_update(self.params, u, counts[:, t].astype(np.float64), drive)
+        return rates

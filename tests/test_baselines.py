@@ -5,7 +5,7 @@ import pytest
 
 from ipvae_brian.analysis.linear_readout import readout_accuracy
 from ipvae_brian.analysis.model_comparison import (ModelRow, coding_scores, format_table,
-                                       recorded_steps, table_records)
+                                                   table_records)
 from ipvae_brian.learning.model_training import TrainingBudget, random_dictionary, train_dictionary
 from ipvae_brian.models.baselines import LCA, GaussianIterativeVAE, PredictiveCoding
 from ipvae_brian.models.baselines.lca import soft_threshold
@@ -225,15 +225,25 @@ def test_coding_scores_and_table():
     scores = coding_scores(x, InferenceResult(states=states, steps=np.array([0, 5]), Phi=Phi))
     np.testing.assert_allclose(scores.r2, [0.0, 1.0])
     np.testing.assert_allclose(scores.zeros, [1.0, 2 / 6])
+    # a deterministic code is its own mean
+    np.testing.assert_array_equal(scores.r2_mean, scores.r2)
     # |code| of the last step: neuron 0 (1, 2): S = (1 - 9 / 10) / (1 - 1/2) = 0.2;
     # neuron 1 one-hot (1, 0): 1; neuron 2 (0, 2): 1 -> mean 0.7
     assert scores.lifetime == pytest.approx((0.2 + 1 + 1) / 3)
     assert scores.silent_neurons == 0
-    row = ModelRow("LCA", "budget", {"train images": scores, "test images": scores}, 0.5)
+    # a sample code that differs from its mean: the two ways are scored apart
+    noisy = InferenceResult(states=states, steps=np.array([0, 5]), Phi=Phi,
+                            samples=states + np.array([0.0, 0.5, 0.0]))
+    two = coding_scores(x, noisy)
+    assert two.r2[1] < 1.0 and two.r2_mean[1] == 1.0 and two.zeros[0] == pytest.approx(2 / 3)
+    row = ModelRow("LCA", "budget", {"train images": scores, "test images": two}, 0.5,
+                   knob="lambda = 1", minibatches=50)
     table = format_table([row], eval_steps=(5,))
-    assert "| LCA | 1.00 / 1.00 | 33% / 33% | 0.73 | " in table and table.endswith("50% |")
-    assert table_records([row], (5,))[0]["r2_t5_test_images"] == 1.0
-    assert list(recorded_steps((16, 100))) == [0, 1, 2, 4, 8, 16, 32, 64, 100]
+    assert (f"| LCA | lambda = 1 | {two.r2[1]:.2f} / 1.00 | 17% / 33% | 0 (of 2) | 1.00 | "
+            in table) and table.endswith("50% | 50 |")
+    record = table_records([row], (5,))[0]
+    assert record["r2_mean_t5"] == 1.0 and record["r2_t5_train_images"] == 1.0
+    assert record["minibatches"] == 50
 
 
 def test_readout_accuracy_on_separable_and_on_uninformative_features():
@@ -252,6 +262,9 @@ def test_readout_accuracy_on_separable_and_on_uninformative_features():
     (["--steps", "16,x"], "error: --steps takes positive integers, got '16,x'"),
     (["--n-test", "30000", "--train-patches", "30000"],
      "error: --n-test (30,000) + --train-patches (30,000) exceed the 50,000 natural16 train"),
+    (["--train-patches", "250"], "error: --train-patches (250) must be a multiple of "
+                                 "--batch-size (100)"),
+    (["--train-steps", "1"], "error: --train-steps must be at least 2"),
     (["--epochs", "0"], "error: --epochs must be a positive integer, got 0"),
     (["--out-dir", "/nonexistent-folder/out"], "error: output folder '/nonexistent-folder' "
                                                 "does not exist"),
@@ -263,36 +276,6 @@ def test_compare_models_bad_options_exit_2_with_one_line(run_cli, argv, message,
     code, out, err = run_cli(*argv)
     assert code == 2 and err.startswith(message) and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
-
-
-def test_compare_models_wiring_writes_deterministic_table(run_cli, tmp_path, monkeypatch):
-    """The command's wiring at tiny sizes, with the iP-VAE row's source replaced by an
-    untrained predictive-coding model to keep it fast (the adapter has its own test above):
-    six rows, three files, the same numbers for the same seed."""
-    import csv
-    import ipvae_brian.learning.model_training as mt
-
-    def fake_source(n_pixels, n_latents, seed=0, engine="auto", shipped_path=None):
-        model = PredictiveCoding(random_dictionary(n_pixels, n_latents, seed=seed))
-        return mt.IPVAESource(model, "shipped", "stand-in for the test")
-
-    monkeypatch.setattr(mt, "ipvae_source", fake_source)
-    argv = ["compare-models", "--quick", "--latents", "8", "--n-test", "5", "--train-patches",
-            "200", "--steps", "1", "2", "--readout-steps", "2", "--train-steps", "2"]
-    tables = []
-    for run in ("a", "b"):
-        code, out, err = run_cli(*argv, "--out-dir", tmp_path / run)
-        assert code == 0, err
-        assert {p.name for p in (tmp_path / run).iterdir()} == {
-            "model_comparison.csv", "model_comparison.md", "model_comparison.png"}
-        with open(tmp_path / run / "model_comparison.csv") as f:
-            rows = list(csv.DictReader(f))
-        tables.append([{k: v for k, v in r.items() if k != "seconds"} for r in rows])
-    assert [r["model"] for r in tables[0]] == ["iP-VAE", "iG-VAE", "iG-relu", "PC", "LCA",
-                                               "pixels"]
-    assert tables[0] == tables[1]
-    assert "| LCA | " in out and "stand-in for the test" in out
-    assert float(tables[0][5]["digits8_readout_accuracy"]) > 0.8      # raw pixels
 
 
 def test_igvae_learned_prior_is_the_moment_match_of_the_final_posteriors():

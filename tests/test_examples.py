@@ -25,8 +25,29 @@ def run_example(name, tmp_path, *args):
 
 def test_every_example_is_tested():
     tested = {"simulate_images.py", "raster_in_memory.py", "brian2_objects.py",
-              "fit_from_recording.py"}
+              "fit_from_recording.py", "learning_front.py",
+              "synthetic_v1_nwb.py"}    # the last one in tests/test_compare_ephys.py
     assert {f for f in os.listdir(EXAMPLES) if f.endswith(".py")} == tested
+
+
+def test_learning_front_tabulates_every_file_and_the_sklearn_front(tmp_path):
+    import numpy as np
+    from ipvae_brian.models.parameters import IPVAEParameters
+    for beta in (1.0, 4.0):
+        IPVAEParameters.random(256, 32, seed=0).replace(beta=beta).save(tmp_path / f"b{beta}.h5")
+    png = tmp_path / "front.png"
+    out = run_example("learning_front.py", tmp_path, str(tmp_path / "b1.0.h5"),
+                      str(tmp_path / "b4.0.h5"), "--out", str(png))
+    rows = [line for line in out.splitlines() if line.startswith("| 1 |")
+            or line.startswith("| 4 |")]
+    assert len(rows) == 2 and all(len(r.split("|")) == 10 for r in rows)
+    front = [line for line in out.splitlines()
+             if line.startswith("| ") and line.split("|")[1].strip().replace(".", "").isdigit()
+             and len(line.split("|")) == 5]
+    r2 = [float(line.split("|")[2]) for line in front]
+    assert len(r2) == 6 and r2 == sorted(r2, reverse=True)   # a larger penalty, a worse fit
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert np.isfinite(r2).all()
 
 
 def test_simulate_images_gives_counts_r2_and_neo(tmp_path):

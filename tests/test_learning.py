@@ -160,8 +160,9 @@ def test_learn_from_a_recording_lowers_its_free_energy(small_recording):
     assert note["iterations"] == 25
     assert note["objective_after"] < note["objective_before"]
     params, x, counts, u = read_fitting_data(rec)
-    before = objective_and_gradient(params, x, counts, u, gradient=False)[0]
-    after = objective_and_gradient(fitted, x, counts, u, gradient=False)[0]
+    assert note["propagate"] is True           # the default, as in learning
+    before = objective_and_gradient(params, x, counts, u, gradient=False, propagate=True)[0]
+    after = objective_and_gradient(fitted, x, counts, u, gradient=False, propagate=True)[0]
     assert before == pytest.approx(note["objective_before"], rel=1e-12)
     assert after == pytest.approx(note["objective_after"], rel=1e-12)
     assert after < before

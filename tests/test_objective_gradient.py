@@ -30,10 +30,11 @@ def with_value(params, name, value):
     return params.replace(**{name: value if np.ndim(value) else float(value)})
 
 
-@pytest.mark.parametrize("onset", [True, False])
-def test_gradient_matches_central_finite_differences(onset):
+@pytest.mark.parametrize("onset, propagate", [(True, False), (False, False), (True, True),
+                                              (False, True)])
+def test_gradient_matches_central_finite_differences(onset, propagate):
     params, x, counts, u = recording()
-    _, grad = objective_and_gradient(params, x, counts, u, onset=onset)
+    _, grad = objective_and_gradient(params, x, counts, u, onset=onset, propagate=propagate)
     h = 1e-6
     for name in FITTED_PARAMETERS:
         value = np.array(getattr(params, name), dtype=float)
@@ -44,9 +45,10 @@ def test_gradient_matches_central_finite_differences(onset):
             down[index] -= h
             numeric[index] = (
                 objective_and_gradient(with_value(params, name, up), x, counts, u,
-                                       gradient=False, onset=onset)[0]
+                                       gradient=False, onset=onset, propagate=propagate)[0]
                 - objective_and_gradient(with_value(params, name, down), x, counts, u,
-                                         gradient=False, onset=onset)[0]) / (2 * h)
+                                         gradient=False, onset=onset,
+                                         propagate=propagate)[0]) / (2 * h)
         # central differences of a smooth function: error O(h^2) + rounding ~1e-10
         np.testing.assert_allclose(getattr(grad, name), numeric, atol=1e-7, rtol=1e-6,
                                    err_msg=name)
@@ -54,9 +56,10 @@ def test_gradient_matches_central_finite_differences(onset):
         np.testing.assert_array_equal(grad.u0, 0.0)   # a later window does not see u0
 
 
-def test_objective_is_the_free_energy_at_the_recordings_parameters():
+@pytest.mark.parametrize("propagate", [False, True])
+def test_objective_is_the_free_energy_at_the_recordings_parameters(propagate):
     params, x, counts, u = recording(c_u=10.0, c_du=10.0)
-    value, _ = objective_and_gradient(params, x, counts, u, gradient=False)
+    value, _ = objective_and_gradient(params, x, counts, u, gradient=False, propagate=propagate)
     assert value == pytest.approx(float(np.mean(free_energy(params, x, counts, u))), rel=1e-12)
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import warnings
 
 import numpy as np
 
@@ -83,45 +82,28 @@ def repeated_patch_statistics(block, p, window_bins, K):
         Noise correlations averaged over the patches (``values``, shape (n_pairs,)) and
         the neurons of each pair (``pairs``, shape (n_pairs, 2), indices into K).
     """
-    from ipvae_brian.analysis.spike_statistics import fano_factor, isi_cv, isi_lv
     from ipvae_brian.analysis.spike_trains import read_spike_trains
+    from ipvae_brian.analysis.trial_statistics import condition_fano_isi, median_over_conditions
     n_img, trials = p.repeat_images, p.repeat_trials
     counts = block.window_counts.reshape(n_img, trials, K)        # image-major (see caller)
     mean_counts = counts.mean(axis=1)                             # (n_img, K)
     t0, t1 = window_bins[0] * BIN_WIDTH_S, window_bins[1] * BIN_WIDTH_S
-    duration = t1 - t0
-    fano_per_image = np.full((n_img, K), np.nan)
-    cv_per_image = np.full((n_img, K), np.nan)
-    lv_per_image = np.full((n_img, K), np.nan)
+    fano = cv = lv = np.full(K, np.nan)
     active = np.flatnonzero((mean_counts >= 1).any(axis=0))
     if active.size:
         trains = read_spike_trains(block.path, neurons=active)
 
-        def windowed(a, j):
-            times = trains.train(a, j)
+        def windowed(row, j):
+            times = trains.train(row, j)
             lo, hi = np.searchsorted(times, [t0 - 1e-12, t1 - 1e-12])
             return times[lo:hi]
 
-        for a in range(n_img):
-            rows = range(a * trials, (a + 1) * trials)
-            for j, k in enumerate(active):
-                if mean_counts[a, k] < 1:
-                    continue
-                sliced = [windowed(row, j) for row in rows]
-                fano_per_image[a, k] = fano_factor(sliced)
-                n_intervals = sum(max(t.size - 1, 0) for t in sliced)
-                if (mean_counts[a, k] / duration < RESPONSIVE_RATE_HZ
-                        or n_intervals < p.isi_min_intervals):
-                    continue
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)
-                    cv_per_image[a, k] = isi_cv(sliced)
-                    lv_per_image[a, k] = isi_lv(sliced)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        fano = np.nanmedian(fano_per_image, axis=0)
-        cv = np.nanmedian(cv_per_image, axis=0)
-        lv = np.nanmedian(lv_per_image, axis=0)
+        by_image = [range(a * trials, (a + 1) * trials) for a in range(n_img)]
+        per_image = condition_fano_isi(windowed, by_image, active.size, t1 - t0,
+                                       p.isi_min_intervals, RESPONSIVE_RATE_HZ)
+        fano, cv, lv = (np.full(K, np.nan) for _ in range(3))
+        for out, values in zip((fano, cv, lv), per_image):
+            out[active] = median_over_conditions(values)
     corr = stimulus_averaged_noise_correlations(counts, min_mean=1.0)
     return fano, cv, lv, corr
 

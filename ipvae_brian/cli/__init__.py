@@ -283,10 +283,40 @@ def cmd_compare_v1(args) -> int:
 
 
 
+def cmd_compare_ephys(args) -> int:
+    from ipvae_brian.analysis.ephys_comparison import run_ephys_comparison, text_table
+    from ipvae_brian.analysis.ephys_recording import read_ephys, trial_spikes
+    start = time.perf_counter()
+    if args.bin_width <= 0 or args.model_trials < 2 or args.substeps < 2:
+        raise_input("--bin-width must be positive, --model-trials and --substeps at least 2")
+    recording = read_ephys(args.recording, units=args.units, trials=args.trials,
+                           table=args.trials_table)
+    ts = trial_spikes(recording, args.window, args.bin_width / 1e3)
+    images = None
+    if args.images:
+        from ipvae_brian.stimuli.stimulus_file import load_stimulus_file
+        images = load_stimulus_file(args.images)
+    folder_outputs(args, args.out_dir, "ephys_comparison", ("RECORDING", args.recording))
+    ctx = experiment_context(args)
+    say(args, f"Recording {recording.source}: {recording.n_units} units, "
+              f"{recording.n_trials} trials in {ts.n_conditions} conditions (columns: "
+              f"{', '.join(recording.columns) or 'none'})")
+    rows, paths, header = run_ephys_comparison(ts, ctx.out_dir, ctx, images=images,
+                                               max_trials=args.model_trials,
+                                               substeps=args.substeps,
+                                               source=recording.source,
+                                               progress=V1ProgressBar)
+    print(text_table(rows, header))
+    print(f"\nWall time {time.perf_counter() - start:.0f} s. Wrote {', '.join(paths)}.")
+    return 0
+
+
 def cmd_compare_models(args) -> int:
     from ipvae_brian.workflows.model_comparison import (ModelComparisonOptions,
                                                         run_model_comparison)
     folder_outputs(args, args.out_dir, "model_comparison")
+    if os.path.isdir(args.out_dir):
+        output(args, os.path.join(args.out_dir, "rate_distortion.csv"))
     bars = ComparisonProgressBars()
     run_model_comparison(options(ModelComparisonOptions, args), progress=bars,
                          report=bars.write)
@@ -304,7 +334,7 @@ def cmd_learn_from_recording(args) -> int:
               f"potentials: {args.iterations} full-batch Adam steps on the free energy")
     result = fit_recording_file(args.recording, args.iterations,
                                 step_sizes(args.dictionary_rate, args.parameter_rate),
-                                command_line=" ".join(sys.argv))
+                                propagate=args.propagate, command_line=" ".join(sys.argv))
     result.params.save(out)
     before, after = result.objectives[0], result.objectives[-1]
     say(args, f"free energy of the recording: {before:.3f} -> {after:.3f} nats per stimulus "
@@ -358,7 +388,8 @@ def cmd_evaluate(args) -> int:
 #: The function of each command (``args.command``; see :mod:`ipvae_brian.cli.arguments`).
 COMMANDS = {"simulate": cmd_simulate, "sweep": cmd_sweep, "stimuli": cmd_stimuli,
             "plot": cmd_plot, "export": cmd_export, "experiment": cmd_experiment,
-            "compare-v1": cmd_compare_v1, "compare-models": cmd_compare_models,
+            "compare-v1": cmd_compare_v1, "compare-ephys": cmd_compare_ephys,
+            "compare-models": cmd_compare_models,
             "learn": cmd_learn, "evaluate": cmd_evaluate}
 
 

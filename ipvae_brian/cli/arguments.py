@@ -273,35 +273,74 @@ def build_parser() -> argparse.ArgumentParser:
                        "statistics of docs/ephys_reference.md (model median and IQR, the V1 "
                        "value, the test, inside or not, the source); also written as "
                        "v1_comparison.csv, .md and .png."), "v1_comparison")
+    ephys = command(
+        "compare-ephys", "compare the model with your own recording, statistic by statistic",
+        "Read spike trains and trials from RECORDING (NWB: Units + trials or epochs table; "
+        "or any file Neo reads), run the model on the recording's protocol where its trial "
+        "columns name it (orientation / contrast / size gratings, white noise, natural "
+        "images with --images), else on the default natural-patch protocol, measure both "
+        "with the same functions (rates, Fano, ISI CV/LV, r_sc, sparseness, PSTH, tuning) "
+        "and print model vs recording: median [IQR], n, KS test and Cliff's delta; also "
+        "written as ephys_comparison.csv, .md and .png.")
+    ephys.add_argument("recording", metavar="RECORDING", help="an NWB file or a file Neo "
+                       "reads (e.g. NIX)")
+    ephys.add_argument("--units", default=None, metavar="SEL", help="units by position, "
+                       "e.g. 0:40 or 3,7,9 (default all)")
+    ephys.add_argument("--trials", default=None, metavar="SEL", help="trials by position, "
+                       "e.g. 0:200 (default all)")
+    ephys.add_argument("--trials-table", default=None, metavar="NAME", help="the intervals "
+                       "table (NWB) or Epoch (Neo) of the trials (default: trials, else "
+                       "epochs, else the only one)")
+    ephys.add_argument("--window", type=float, nargs=2, default=None, metavar=("T0", "T1"),
+                       help="counting window, s from each trial's start (default 0 to the "
+                       "shortest trial); the model counts in a window of the same length")
+    ephys.add_argument("--bin-width", type=float, default=25.0, metavar="MS",
+                       help="PSTH bin width, ms (both sides)")
+    ephys.add_argument("--images", default=None, metavar="FILE", help="the natural images "
+                       "the trials' image_index column refers to (a stimulus file)")
+    ephys.add_argument("--model-trials", type=int, default=10, metavar="N",
+                       help="most model trials per condition")
+    ephys.add_argument("--substeps", type=int, default=10, metavar="S",
+                       help="model time steps per 25 ms bin (continuous time, for spike "
+                       "times)")
+    overwrite(ephys, "replace the ephys_comparison.csv, .md and .png in --out-dir "
+              "(default: refuse)")
+    v1_options(ephys, "ephys_comparison")
 
     models = command(
         "compare-models",
         "train the iP-VAE and the baseline models alike and compare them",
-        "Train the iP-VAE (Brian2; shipped parameters when they match K) and the baselines "
-        "(iG-VAE, iG-relu, predictive coding, LCA) on the same natural16 data with the same "
-        "budget, then tabulate R^2 and %%-zeros at each --steps t on held-out and unseen "
-        "patches, sparseness, and the digits8 linear read-out; writes model_comparison.csv, "
-        ".md and .png to --out-dir. Deterministic for a seed.")
+        "Train the iP-VAE (Brian2, learning.alternation) and the baselines (iG-VAE, "
+        "iG-relu, predictive coding, LCA) on the same natural16 patches with the same "
+        "budget (patches, minibatches, B, T), each sparse model at every value of its "
+        "sparsity knob (iP-VAE beta, iG-relu b, LCA lambda); tabulate R^2 and %%-zeros at "
+        "each --steps t decoded from samples and from the mean / rate, sparseness and the "
+        "digits8 linear read-out, and draw the rate-distortion curves with the "
+        "scikit-learn sparse-coding front; writes model_comparison.csv, .md, .png and "
+        "rate_distortion.csv to --out-dir. Deterministic for a seed.")
     models.add_argument("--stimuli", default="natural16", choices=("natural16",),
                         help="the data set (natural16: train and test photographs)")
     for flag, metavar, text in (
-            ("--latents", "K", "K, latents of every model (default 512; 64 with --quick)"),
-            ("--train-patches", "N", "training patches per epoch (default 20,000; 1,000 quick)"),
+            ("--latents", "K", "K, latents of every model (default 512; 32 with --quick)"),
+            ("--train-patches", "N", "training patches per epoch, a multiple of --batch-size "
+             "(default 10,000; 200 quick)"),
             ("--epochs", "E", "passes over the training patches (default 1)"),
-            ("--train-steps", "T", "inference steps per training patch (default 16; 8 quick)"),
-            ("--batch-size", "B", "patches per dictionary step (default 200)"),
-            ("--n-test", "N", "evaluation patches per image set (default 500; 40 quick)"),
-            ("--readout-steps", "T", "steps summed for the digits8 read-out (default 128; 8 "
+            ("--train-steps", "T", "inference steps (bins) per training patch, at least 2 "
+             "(default 16; 4 quick)"),
+            ("--batch-size", "B", "patches per parameter update (default 200; 100 quick)"),
+            ("--n-test", "N", "evaluation patches per image set (default 500; 20 quick)"),
+            ("--readout-steps", "T", "steps summed for the digits8 read-out (default 128; 4 "
              "quick)"),
             ("--digits-epochs", "E", "passes over the digits8 training images (default 10; 1 "
              "quick)")):
         models.add_argument(flag, type=int, default=None, metavar=metavar, help=text)
     models.add_argument("--steps", nargs="+", default=None, metavar="T",
-                        help="steps t of the table, e.g. 16 128 1000 (the default; 4 16 with "
+                        help="steps t of the table, e.g. 16 128 1000 (the default; 2 8 with "
                         "--quick); the evaluation runs max(t) + 1 steps")
     seed(models, "seed of the dictionaries, minibatch order and every model's draws")
     engine(models, help="Brian2 engine of the iP-VAE (see simulate --help)")
-    overwrite(models, "replace the model_comparison.csv, .md and .png in --out-dir "
+    overwrite(models, "replace the model_comparison.csv, .md, .png and rate_distortion.csv "
+              "in --out-dir "
               "(default: refuse)")
     models.add_argument("--out-dir", default="model_comparison", metavar="DIR",
                         help="folder for the CSV, Markdown and figure")
@@ -334,11 +373,16 @@ def build_parser() -> argparse.ArgumentParser:
             ("--dictionary-rate", float, "Adam step size of Phi"),
             ("--parameter-rate", float, "Adam step size of log sigma, u0, log b and log eta"),
             ("--decay", int, "the step sizes after j minibatches are divided by 1 + j / D"),
-            ("--clamp-start", float, "c_u = c_du at the start (rising to 10)"),
+            ("--clamp-start", float, "c_u = c_du at the start"),
+            ("--clamp-final", float, "c_u = c_du after --release minibatches"),
             ("--release", int, "minibatches over which the clamps rise to 10"),
             ("--column-norm", float, "norm of the columns of the initial random dictionary")):
         learn.add_argument(flag, type=kind, help=text,
                            default=getattr(rule, flag[2:].replace("-", "_")))
+    learn.add_argument("--one-step", dest="propagate", action="store_false",
+                       help="one-step teacher forcing: every bin's potential one update from "
+                       "the recorded one (default: the counts held fixed and the potentials "
+                       "propagated through each window)")
     learn.add_argument("--from", dest="recording", default=None, metavar="RECORDING.h5",
                        help="instead of the alternation: one offline fit of the parameters "
                        "to the counts and potentials of a recording written by `simulate "

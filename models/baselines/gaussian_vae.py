@@ -39,8 +39,12 @@ gives for t = 0, 1, ..., T - 1::
     dmu_t   <- c tanh(dmu_t / c), c = c_du[0];   dxi_t <- c tanh(dxi_t / c), c = c_du[1]
     mu_{t+1} = c tanh((mu_t + dmu_t) / c), c = c_u[0];   likewise xi with c_u[1]
 
-The state reported for step t (the code that is decoded, Phi state) is f(mu_t), the
-posterior mean through f (default), or the sample's a_t (``decode="sample"``).
+The state reported for step t (the code the dictionary is trained on) is f(mu_t), the
+posterior mean through f (default), or the sample's a_t (``decode="sample"``). Every
+result carries both: ``InferenceResult.sample_code`` is a_t = f(z_t), the sample the
+authors decode (their validation runs at temperature 1), and
+``InferenceResult.mean_code`` is f(mu_t) (for the iG-relu: the ReLU of the posterior
+mean, not E[ReLU(z)]).
 
 Poisson counterpart: for q = Poisson(exp(u)) the Fisher information in u is the
 rate lambda = exp(u) and the gradient of E_q[l] in u is lambda dl/dlambda, so the
@@ -300,7 +304,7 @@ class GaussianIterativeVAE(InferenceModel):
         relu = self.activation == "relu"
         keep = np.full(steps, -1)
         keep[record] = np.arange(record.size)
-        states = np.empty((N, record.size, K))
+        samples, means = np.empty((N, record.size, K)), np.empty((N, record.size, K))
         final_mu, final_xi = np.empty((N, K)), np.empty((N, K))
         for start in range(0, N, self.batch_size):
             xb = x[start:start + self.batch_size]
@@ -314,9 +318,8 @@ class GaussianIterativeVAE(InferenceModel):
                 z = mu + s * rng.standard_normal((n, K))
                 a = np.maximum(z, 0.0) if relu else z
                 if keep[t] >= 0:
-                    code = a if self.decode == "sample" else (
-                        np.maximum(mu, 0.0) if relu else mu)
-                    states[start:start + n, keep[t]] = code
+                    samples[start:start + n, keep[t]] = a
+                    means[start:start + n, keep[t]] = np.maximum(mu, 0.0) if relu else mu
                 g = drive - a @ gram
                 if relu:
                     g *= z > 0
@@ -327,4 +330,6 @@ class GaussianIterativeVAE(InferenceModel):
             final_mu[start:start + n], final_xi[start:start + n] = mu, xi
             if progress is not None:
                 progress(start + n)
-        return states, {"mean": final_mu, "log_std": final_xi}
+        states = samples if self.decode == "sample" else means
+        return states, {"mean": final_mu, "log_std": final_xi, "sample_code": samples,
+                        "mean_code": means}

@@ -1,0 +1,76 @@
+"""The iP-VAE's rate-distortion front over beta, beside scikit-learn's sparse coding.
+
+Each parameter file (one per value of the sparsity knob beta, made by `run_sim.py learn
+--beta B`) is evaluated as `run_sim.py evaluate` does (analysis.evaluation.run_evaluation:
+the Brian2 network, discrete mode, exact Poisson counts, decoded from the counts Phi z_t) on
+the natural16 test patches at t = 16 and 128. The reference front is scikit-learn's
+dictionary learning (K = 512, lasso codes at several penalties) trained on natural16 train
+patches and scored on the same test patches (analysis.rate_distortion.sparse_coding_front).
+Prints a Markdown table and draws R^2 against %-zeros.
+
+    python examples/learning_front.py FILE.h5 ... [--n 10000] [--out front.png] [--tiny]
+"""
+import argparse
+
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ipvae_brian.analysis.evaluation import EvaluationOptions, run_evaluation  # noqa: E402
+from ipvae_brian.analysis.rate_distortion import sparse_coding_front  # noqa: E402
+from ipvae_brian.models.parameters import IPVAEParameters  # noqa: E402
+from ipvae_brian.stimuli import catalog  # noqa: E402
+
+#: The authors' code trained on natural16 (18 epochs), by their own evaluation (issue 16).
+AUTHORS_NATURAL16 = {16: (0.586, 0.788), 128: (0.690, 0.839)}
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("params", nargs="+", help="parameter files, one per beta")
+parser.add_argument("--n", type=int, default=10_000, help="test patches")
+parser.add_argument("--n-train", type=int, default=20_000, help="scikit-learn train patches")
+parser.add_argument("--out", default="learning_front.png")
+parser.add_argument("--tiny", action="store_true", help="50 test, 1,000 train patches")
+args = parser.parse_args()
+n, n_train = (50, 1000) if args.tiny else (args.n, args.n_train)
+
+rows = []
+for path in args.params:
+    ev = run_evaluation(EvaluationOptions(params=path, stimuli="natural16:test", n=n,
+                                          steps=129, at=(16, 128)))
+    at = {row["t"]: row for row in ev.rows}
+    rows.append((IPVAEParameters.load(path).beta, at, ev.never_fire))
+rows.sort(key=lambda row: row[0])
+x_test = catalog.load("natural16:test", n=n).x
+K = IPVAEParameters.load(args.params[0]).n_latents
+front, _ = sparse_coding_front(catalog.load("natural16:train", n=n_train).x, x_test, K,
+                               batch_size=200, epochs=1 if args.tiny else 5,
+                               alphas=(0.05, 0.1, 0.2, 0.4, 0.8, 1.6))
+
+print("| beta | R^2 t=16 | zeros t=16 | spikes t=16 | R^2 t=128 | zeros t=128 | spikes t=128 "
+      "| never fire |\n|---|---|---|---|---|---|---|---|")
+for beta, at, never in rows:
+    cells = [f"{at[t]['r2']:.3f} | {100 * at[t]['zeros']:.1f}% | {K * at[t]['rate']:.1f}"
+             for t in (16, 128)]
+    print(f"| {beta:g} | {cells[0]} | {cells[1]} | {100 * never:.1f}% |")
+print("\n| scikit-learn lasso alpha | R^2 | zeros |\n|---|---|---|")
+for p in front:
+    print(f"| {p.alpha:g} | {p.r2:.3f} | {100 * p.zeros:.1f}% |")
+
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True, constrained_layout=True)
+for ax, t in zip(axes, (16, 128)):
+    ax.plot([100 * p.zeros for p in front], [p.r2 for p in front], "k.-",
+            label="scikit-learn sparse coding (lasso)")
+    ax.plot([100 * at[t]["zeros"] for _, at, _ in rows], [at[t]["r2"] for _, at, _ in rows],
+            "o-", color="#c0392b", label="iP-VAE (this tool), one point per beta")
+    for beta, at, _ in rows:
+        ax.annotate(f"beta={beta:g}", (100 * at[t]["zeros"], at[t]["r2"]), fontsize=7,
+                    xytext=(4, -10), textcoords="offset points")
+    ref = AUTHORS_NATURAL16[t]
+    ax.plot(100 * ref[1], ref[0], "s", mfc="none", color="#2471a3",
+            label="authors' code on natural16 (18 epochs)")
+    ax.set(title=f"R^2 of Phi z_t against %-zeros, t = {t}", xlabel="zeros (% of counts)",
+           ylabel="R^2 (mean over test patches)")
+axes[0].legend(loc="lower left", fontsize=7)
+fig.savefig(args.out, dpi=150)
+print(f"\nwrote {args.out}")
