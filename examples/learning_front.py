@@ -22,6 +22,9 @@ from ipvae_brian.analysis.rate_distortion import sparse_coding_front  # noqa: E4
 from ipvae_brian.models.parameters import IPVAEParameters  # noqa: E402
 from ipvae_brian.stimuli import catalog  # noqa: E402
 
+#: R^2 below this (stimuli that ran away) is drawn at it, with the value written beside.
+FLOOR = -0.2
+
 #: The authors' code trained on natural16 (18 epochs), by their own evaluation (issue 16).
 AUTHORS_NATURAL16 = {16: (0.586, 0.788), 128: (0.690, 0.839)}
 
@@ -30,6 +33,7 @@ parser.add_argument("params", nargs="+", help="parameter files, one per beta")
 parser.add_argument("--n", type=int, default=10_000, help="test patches")
 parser.add_argument("--n-train", type=int, default=20_000, help="scikit-learn train patches")
 parser.add_argument("--out", default="learning_front.png")
+parser.add_argument("--engine", default="auto", help="Brian2 engine of the evaluations")
 parser.add_argument("--tiny", action="store_true", help="50 test, 1,000 train patches")
 args = parser.parse_args()
 n, n_train = (50, 1000) if args.tiny else (args.n, args.n_train)
@@ -37,7 +41,7 @@ n, n_train = (50, 1000) if args.tiny else (args.n, args.n_train)
 rows = []
 for path in args.params:
     ev = run_evaluation(EvaluationOptions(params=path, stimuli="natural16:test", n=n,
-                                          steps=129, at=(16, 128)))
+                                          steps=129, at=(16, 128), engine=args.engine))
     at = {row["t"]: row for row in ev.rows}
     rows.append((IPVAEParameters.load(path).beta, at, ev.never_fire))
 rows.sort(key=lambda row: row[0])
@@ -61,16 +65,18 @@ fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True, constrained_layout
 for ax, t in zip(axes, (16, 128)):
     ax.plot([100 * p.zeros for p in front], [p.r2 for p in front], "k.-",
             label="scikit-learn sparse coding (lasso)")
-    ax.plot([100 * at[t]["zeros"] for _, at, _ in rows], [at[t]["r2"] for _, at, _ in rows],
-            "o-", color="#c0392b", label="iP-VAE (this tool), one point per beta")
-    for beta, at, _ in rows:
-        ax.annotate(f"beta={beta:g}", (100 * at[t]["zeros"], at[t]["r2"]), fontsize=7,
-                    xytext=(4, -10), textcoords="offset points")
+    shown = [max(at[t]["r2"], FLOOR) for _, at, _ in rows]    # runaways drawn at the floor
+    ax.plot([100 * at[t]["zeros"] for _, at, _ in rows], shown, "o-", color="#c0392b",
+            label="iP-VAE (this tool), one point per beta")
+    for i, (beta, at, _) in enumerate(rows):
+        text = f"beta={beta:g}" + ("" if at[t]["r2"] >= FLOOR else f" (R^2 {at[t]['r2']:.3g})")
+        ax.annotate(text, (100 * at[t]["zeros"], shown[i]), fontsize=7,
+                    xytext=(4, -11 if i % 2 else 5), textcoords="offset points")
     ref = AUTHORS_NATURAL16[t]
     ax.plot(100 * ref[1], ref[0], "s", mfc="none", color="#2471a3",
             label="authors' code on natural16 (18 epochs)")
     ax.set(title=f"R^2 of Phi z_t against %-zeros, t = {t}", xlabel="zeros (% of counts)",
-           ylabel="R^2 (mean over test patches)")
+           ylabel="R^2 (mean over test patches)", ylim=(FLOOR - 0.05, 1.02))
 axes[0].legend(loc="lower left", fontsize=7)
 fig.savefig(args.out, dpi=150)
 print(f"\nwrote {args.out}")
