@@ -36,6 +36,7 @@ from ipvae_brian.models.engines import run_chunks, simulate_counts
 from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.network import IPVAENetwork
 from ipvae_brian.models.parameters import IPVAEParameters
+from ipvae_brian.models.run_summary import fraction_never_fired
 from ipvae_brian.models.shipped import resolve_parameters
 from ipvae_brian.stimuli import catalog
 from ipvae_brian.stimuli.stimulus_set import StimulusSet
@@ -125,7 +126,7 @@ class Evaluation:
     @property
     def never_fire(self) -> float:
         """Fraction of the neurons without a single spike in the whole evaluation."""
-        return float(np.mean(self.spikes_per_neuron == 0))
+        return fraction_never_fired(self.spikes_per_neuron)
 
     def silence_line(self) -> str:
         """How many neurons never fired, over how many stimuli and bins."""

@@ -58,7 +58,8 @@ from ipvae_brian.learning.recording_fit import fit_windows
 from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.free_energy import free_energy
 from ipvae_brian.models.parameters import IPVAEParameters
-from ipvae_brian.models.run_summary import fraction_zeros, r_squared, runaway_stimuli
+from ipvae_brian.models.run_summary import (fraction_never_fired, fraction_zeros, r_squared,
+                                            runaway_stimuli)
 from ipvae_brian.models.stimulus_array import check_stimulus_array
 
 
@@ -274,7 +275,7 @@ def evaluate(params: IPVAEParameters, x: np.ndarray, simulate: Simulator, seed: 
     bad = runaway_stimuli(counts, params)
     good = ~bad
     out = {"runaways": int(bad.sum()),
-           "never_fire": float(np.mean(counts.sum(axis=(0, 1)) == 0))}
+           "never_fire": fraction_never_fired(counts.sum(axis=(0, 1)))}
     if not good.any():
         return {**out, **{k: np.nan for k in ("objective", "r2_early", "zeros_early",
                                                "r2_last", "zeros_last", "spikes")}}

@@ -69,6 +69,7 @@ import numpy as np
 
 from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.parameters import LOG_SIGMA_BOUND, IPVAEParameters
+from ipvae_brian.models.reference import softplus
 
 #: The parameters the objective is differentiated by, in the order of :class:`Gradient`.
 FITTED_PARAMETERS = ("Phi", "log_sigma", "u0", "log_bias", "log_lr")
@@ -76,10 +77,6 @@ FITTED_PARAMETERS = ("Phi", "log_sigma", "u0", "log_bias", "log_lr")
 
 def _logistic(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))
-
-
-def _softplus(x):
-    return np.logaddexp(0.0, x)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,7 +167,7 @@ def objective_and_gradient(params: IPVAEParameters, x: np.ndarray, counts: np.nd
     residual_z = x_rep - z @ Phi.T                                      # x - Phi z_t
     a = eta * ((residual_z * w) @ Phi - b)
     d1 = np.maximum(a, f)
-    d2 = c_du - _softplus(c_du - d1)
+    d2 = c_du - softplus(c_du - d1)
     u_hat = np.empty((N, T, K))
     u_hat[:, 0] = params.u0 if onset else u[:, 0]
     if propagate:
@@ -178,13 +175,13 @@ def objective_and_gradient(params: IPVAEParameters, x: np.ndarray, counts: np.nd
         v = np.empty((N, T - 1, K))
         for t in range(T - 1):
             v[:, t] = np.maximum(u_hat[:, t] + d2_t[:, t], f)
-            u_hat[:, t + 1] = v[:, t] - _softplus(v[:, t] - c_u)
+            u_hat[:, t + 1] = v[:, t] - softplus(v[:, t] - c_u)
         v = v.reshape(-1, K)
         u_from = u_hat[:, :-1].reshape(-1, K)                           # the u each step starts at
     else:
         u_from = u_prev
         v = np.maximum(u_from + d2, f)
-        u_hat[:, 1:] = (v - _softplus(v - c_u)).reshape(N, T - 1, K)
+        u_hat[:, 1:] = (v - softplus(v - c_u)).reshape(N, T - 1, K)
     first = 0 if onset else 1                      # the first bin in the objective
 
     # the free energy of every bin, on hat u

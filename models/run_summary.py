@@ -54,6 +54,22 @@ def r_squared(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
         return 1.0 - residual / np.where(total > 0, total, np.nan)
 
 
+def fraction_never_fired(spikes_per_neuron: np.ndarray) -> float:
+    """Fraction of the neurons whose total spike count (over all stimuli and bins) is zero.
+
+    Parameters
+    ----------
+    spikes_per_neuron : ndarray, shape (K,)
+        Every neuron's spikes summed over stimuli and bins.
+
+    Examples
+    --------
+    >>> fraction_never_fired(np.array([0, 3, 0, 1]))
+    0.5
+    """
+    return float(np.mean(np.asarray(spikes_per_neuron) == 0))
+
+
 def fraction_zeros(counts: np.ndarray, axis=None) -> np.ndarray:
     """Fraction of zero counts (the paper's %-zeros, as a fraction in [0, 1]).
 
