@@ -45,7 +45,10 @@ Symbols (names in the strings in brackets):
 - [``bound_shift``] = log(tau / dt): shifts the soft bound on du in continuous mode so its
   pull per bin does not grow with the number of steps (0 in discrete mode); the floor on
   du bounds the change of one step (one bin in discrete mode);
-- [``t_chunk``]: start time of the current chunk of stimuli (the drive is indexed from it).
+- [``t_chunk``]: start time of the current chunk of stimuli (the drive is indexed from it);
+- [``onset``]: 1 in the first step of a stimulus, else 0, counted in steps by the one neuron
+  of ``StimulusStreams`` ([``step_in_stimulus``], [``steps_per_stimulus``] = T tau / dt) and
+  read by the latents through a linked variable.
 
 The strings are used by :mod:`ipvae_brian.models.populations` (the groups and synapses)
 and :mod:`ipvae_brian.models.network` (the operations and their scheduling slots).
@@ -63,6 +66,7 @@ c_u : 1 (shared, constant)             # soft ceiling c_u of u
 c_du : 1 (shared, constant)            # soft bound c_du of du
 u_floor : 1 (shared, constant)         # hard floor of u and of du
 t_chunk : second (shared)              # start time of the current chunk of stimuli
+onset : integer (linked)               # 1 in the first step of a stimulus, else 0
 """
 
 #: z_t ~ Poisson(exp(u_t)): exp(u) counts per bin of width tau, i.e. exp(u) dt / tau per step.
@@ -81,17 +85,32 @@ u = clip(u_floored - softplus(u_floored - c_u) * dt / tau, -inf, c_u)  # soft ce
 lateral = 0                                         # consumed, refilled in the next step
 """
 
-#: Reset of the potential to the prior at the onset of every stimulus.
-STIMULUS_ONSET_RESET = "u = u0"
+#: Reset of the potential to the prior at the onset of every stimulus, u <- u0 where
+#: ``onset`` = 1, else unchanged (exact: 1 * u0 + 0 * u = u0, 0 * u0 + 1 * u = u). It runs on
+#: every step, in the same operation as the draw and just before it (unless streaming), on
+#: the clock of the bins: see :data:`STIMULUS_ONSET_RESEED` for why not on a clock of its own.
+STIMULUS_ONSET_RESET = "u = onset * u0 + (1 - onset) * u   # u <- u0 at a stimulus onset\n"
 
 #: The one neuron of :class:`StimulusStreams`: which stimulus starts next, and the seed's key.
 STIMULUS_STREAM_EQUATIONS = """
 stimulus : integer                       # index (in the whole set) of the next stimulus to start
+step_in_stimulus : integer               # steps of dt since the current stimulus's onset
+onset : integer                          # 1 in the first step of a stimulus, else 0
 stream_key : integer (shared, constant)  # 32-bit key of the seed (see stream_key())
+steps_per_stimulus : integer (shared, constant)  # T tau / dt, steps of dt per stimulus
 """
 
-#: At every stimulus onset: reseed the generators for this stimulus, count it.
-STIMULUS_ONSET_RESEED = "stimulus = reseed_poisson_streams(stream_key, stimulus)"
+#: Every step (slot ``start``, before the latents' reset and draw): is this the first step
+#: of a stimulus? If so, reseed the generators for it and count it. The onsets are counted
+#: in steps on the one clock of the network, not scheduled on a second clock of T tau:
+#: Brian2's standalone program takes two clocks to tick together only if their times
+#: differ by at most 1e-14 s, and i dt and n (T dt) round apart once the run is long
+#: (T = 17 bins of 25 ms: from 64 s on), which moved some onsets one step late.
+STIMULUS_ONSET_RESEED = """
+onset = int(step_in_stimulus == 0)                              # first step of a stimulus?
+stimulus = reseed_poisson_streams(stream_key, stimulus, onset)  # reseed and count it there
+step_in_stimulus = (step_in_stimulus + 1) % steps_per_stimulus
+"""
 
 #: Weight of the lateral synapse from neuron j (pre) to neuron i (post).
 LATERAL_SYNAPSE_MODEL = "w : 1 (constant)   # W_ij = -(Phi^T diag(1/sigma^2) Phi)_ij"

@@ -72,7 +72,11 @@ Many stimuli run back to back in one long ``Network.run`` per chunk of
 stimuli (``Network.run`` costs ~0.2 s of ``gc.collect()`` per call, so never one
 run per stimulus): the feed-forward drive of the chunk is a 2-D ``TimedArray``
 (one row per stimulus, or per frame for movies) and a ``run_regularly``
-operation resets u every T bins.
+operation resets u where the one-neuron :class:`StimulusStreams` marks the first step of
+a stimulus. Onsets are counted in steps of the one clock of the network, never scheduled
+on a second clock of T tau: Brian2's standalone program runs two clocks together only if
+their times differ by at most 1e-14 s, and i dt and n (T dt) round apart in long runs
+(T = 17 bins of 25 ms: from 64 s on), which made some stimuli start one step late.
 
 Random streams: one per stimulus. At the onset of stimulus n (its index in the
 whole set, not in the chunk) a one-neuron :class:`StimulusStreams` group
@@ -98,7 +102,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 import brian2
-from brian2 import Network, SpikeMonitor, StateMonitor, TimedArray, prefs, second
+from brian2 import (Network, SpikeMonitor, StateMonitor, TimedArray, linked_var, prefs,
+                    second)
 
 from ipvae_brian.models.config import RunConfig, standalone_threads
 from ipvae_brian.models.equations import MEMBRANE_UPDATE, POISSON_COUNTS, STIMULUS_ONSET_RESET
@@ -285,6 +290,8 @@ class IPVAENetwork:
         o.lateral = LateralInhibition(o.latents, self.params, propagation=self.lateral)
         o.lateral.active = self.lateral_inhibition
         o.streams = StimulusStreams(self.steps, self.bin_width, dt=self.dt)
+        o.latents.onset = linked_var(o.streams, "onset",
+                                     index=np.zeros(self.params.n_latents, dtype=int))
         o.poisson_counts = o.latents.run_regularly(
             POISSON_COUNTS, when="before_thresholds", name="poisson_counts")
         o.poisson_counts.active = self.draw_counts
@@ -297,9 +304,8 @@ class IPVAENetwork:
             o.network.add(o.lateral.product, o.lateral.product.operation)
         o.onset_reset = None
         if not self.stream:
-            o.onset_reset = o.latents.run_regularly(
-                STIMULUS_ONSET_RESET, dt=self.steps * self.bin_width, when="start",
-                name="stimulus_onset_reset")
+            o.onset_reset = o.latents.run_regularly(       # every step, after the streams
+                STIMULUS_ONSET_RESET, when="start", name="stimulus_onset_reset")
             o.network.add(o.onset_reset)
         return o
 

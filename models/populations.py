@@ -151,25 +151,28 @@ class LateralProduct(NeuronGroup):
 
 
 class StimulusStreams(NeuronGroup):
-    """One auxiliary neuron that gives every stimulus its own random stream.
+    """One auxiliary neuron that counts the steps of every stimulus and gives every
+    stimulus its own random stream.
 
-    Its ``run_regularly`` operation (slot ``start``, every T bins, i.e. at each
-    stimulus onset and before that stimulus's first Poisson draw) reseeds the
-    generators of Brian2's ``rand()``/``poisson()`` from (seed key, stimulus index)
-    and counts the stimulus. Set ``stimulus`` to the global index of the first
-    stimulus of a run and ``stream_key`` to :func:`stream_key` of the seed.
+    Its ``run_regularly`` operation (every step, slot ``start``, order -1: before the
+    latents' reset and Poisson draw) sets ``onset`` to 1 in the first step of a stimulus
+    (``step_in_stimulus`` = 0) and 0 elsewhere, and at an onset reseeds the generators of
+    Brian2's ``rand()``/``poisson()`` from (seed key, stimulus index) and counts the
+    stimulus. The latents read ``onset`` through a linked variable. Set ``stimulus`` to the
+    global index of the first stimulus of a run and ``stream_key`` to :func:`stream_key`
+    of the seed; a run starts at an onset (``step_in_stimulus`` = 0).
 
     Parameters
     ----------
     steps : int
         T, bins per stimulus.
     bin_width, dt : Quantity
-        The bin width tau and the simulation time step.
+        The bin width tau and the simulation time step (a divisor of tau).
     """
 
     def __init__(self, steps: int, bin_width, dt, name="stimulus_streams"):
         super().__init__(1, STIMULUS_STREAM_EQUATIONS, dt=dt, name=name)
+        self.steps_per_stimulus = int(steps) * int(round(float(bin_width / dt)))
         self.add_attribute("onset_reseed")
         self.onset_reseed = self.run_regularly(
-            STIMULUS_ONSET_RESEED, dt=steps * bin_width, when="start",
-            name=name + "_onset_reseed")
+            STIMULUS_ONSET_RESEED, when="start", order=-1, name=name + "_onset_reseed")

@@ -49,29 +49,33 @@ def stimulus_seed(key: int, stimulus: int, thread: int = 0, threads: int = 1) ->
     return h
 
 
-def _reseed_poisson_streams(key, stimulus):
-    """numpy target: reseed numpy's generator for the stimulus; return the next index."""
-    stimulus = np.asarray(stimulus)
-    for n in np.atleast_1d(stimulus):
+def _reseed_poisson_streams(key, stimulus, onset):
+    """numpy target: at an onset, reseed numpy's generator for the stimulus and return
+    the next index; else return the index unchanged."""
+    stimulus, onset = np.asarray(stimulus), np.asarray(onset)
+    for n in np.atleast_1d(stimulus)[np.atleast_1d(onset) != 0]:
         np.random.seed(stimulus_seed(key, n))
         all_devices["runtime"].rand_buffer_index[:] = 0
-    return stimulus + 1
+    return stimulus + onset
 
 
-#: Brian2 function called at every stimulus onset (slot ``start``, before any draw of the
-#: stimulus): reseeds the generators behind ``rand()`` (and so ``poisson()``) with
-#: :func:`stimulus_seed` and returns ``stimulus + 1``. Not stateless: never hoisted.
-reseed_poisson_streams = Function(_reseed_poisson_streams, arg_units=[1, 1], return_unit=1,
-                                  arg_types=["integer", "integer"], return_type="integer",
-                                  stateless=False)
+#: Brian2 function called on every step (slot ``start``, before any draw of the step):
+#: where ``onset`` is 1 (the first step of a stimulus) it reseeds the generators behind
+#: ``rand()`` (and so ``poisson()``) with :func:`stimulus_seed` and returns
+#: ``stimulus + 1``; elsewhere it returns ``stimulus``. Not stateless: never hoisted.
+reseed_poisson_streams = Function(_reseed_poisson_streams, arg_units=[1, 1, 1],
+                                  return_unit=1, arg_types=["integer", "integer", "integer"],
+                                  return_type="integer", stateless=False)
 reseed_poisson_streams.implementations.add_implementation("cpp", code="""
 uint32_t _ipvae_fmix32(uint32_t h)
 {
     h ^= h >> 16; h *= 0x85EBCA6BU; h ^= h >> 13; h *= 0xC2B2AE35U; h ^= h >> 16;
     return h;
 }
-int32_t reseed_poisson_streams(int32_t key, int32_t stimulus)
+int32_t reseed_poisson_streams(int32_t key, int32_t stimulus, int32_t onset)
 {
+    if (!onset)
+        return stimulus;
     // one generator per OpenMP thread (brian::_random_generators, behind _rand and poisson)
     const uint32_t threads = (uint32_t)brian::_random_generators.size();
     for (uint32_t thread = 0; thread < threads; thread++)
@@ -81,7 +85,9 @@ int32_t reseed_poisson_streams(int32_t key, int32_t stimulus)
 }
 """, name="reseed_poisson_streams")
 reseed_poisson_streams.implementations.add_implementation("cython", code="""
-cdef int reseed_poisson_streams(int key, int stimulus):
+cdef int reseed_poisson_streams(int key, int stimulus, int onset):
+    if not onset:
+        return stimulus
     # numpy's global RandomState feeds Brian2's Cython _rand through a buffer of 20,000
     # numbers; index 0 makes the next _rand() refill it from the reseeded generator
     cdef unsigned int h = (<unsigned int>key) + (<unsigned int>stimulus)

@@ -68,7 +68,7 @@ from ipvae_brian.models.functions import LATERAL_PRODUCT_CPP
 
 #: Changes whenever the generated program changes in a way the build key below cannot
 #: see (e.g. the random streams), so that old builds in the cache are not reused.
-PROGRAM_VERSION = 5
+PROGRAM_VERSION = 6
 
 #: Written into a build folder once its program has compiled, with the SHA-256 of the
 #: binary; later builds of the same shape regenerate the code (Brian2 needs its objects)
