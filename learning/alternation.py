@@ -77,6 +77,12 @@ class LearningRule:
         True: within a window the counts are held fixed and the potentials propagated
         from its first bin (the gradient follows theta through every later bin of the
         window); False: one-step teacher forcing (see ``docs/learning.md``).
+    tile : bool
+        True: the windows tile all T bins (0, window, 2 window, ...; T a multiple of
+        ``window``), so one step descends the mean F_t over every recorded bin with the
+        gradient truncated at each window's start (truncated back-propagation through
+        time). False: the onset window and one later window drawn at random, which
+        weighs the transient (the first ``window`` bins) as much as all later bins.
     batch_size : int
         B, stimuli per minibatch (one simulation and one Adam step each).
     beta : float
@@ -100,6 +106,7 @@ class LearningRule:
     steps: int = 64
     window: int = 16
     propagate: bool = True
+    tile: bool = False
     batch_size: int = 100
     beta: float = 1.0
     dictionary_rate: float = 5e-4
@@ -120,6 +127,9 @@ class LearningRule:
         if not 2 <= self.window <= self.steps:
             raise SimulationInputError(f"window must be between 2 and steps ({self.steps}), "
                                        f"got {self.window}")
+        if self.tile and self.steps % self.window:
+            raise SimulationInputError(f"tiled windows need steps ({self.steps}) to be a "
+                                       f"multiple of window ({self.window})")
         if not 0 <= self.evaluate_at < self.steps:
             raise SimulationInputError(f"evaluate_at must be a bin below steps ({self.steps}), "
                                        f"got {self.evaluate_at}")
@@ -219,8 +229,11 @@ def _window(counts, u, start, length):
 
 
 def _window_starts(rule: LearningRule, rng: np.random.Generator) -> list:
-    """The first bins of this minibatch's windows: the onset window, and, if the recording
-    is longer than one window, one more drawn uniformly from the later bins."""
+    """The first bins of this minibatch's windows: all of them if ``rule.tile``, else the
+    onset window and, if the recording is longer than one window, one more drawn
+    uniformly from the later bins."""
+    if rule.tile:
+        return list(range(0, rule.steps, rule.window))
     if rule.steps < 2 * rule.window:
         return [0]
     return [0, int(rng.integers(rule.window, rule.steps - rule.window + 1))]

@@ -96,7 +96,7 @@ class LearningOptions:
         Seed of the initialisation, the minibatch order and the Poisson draws.
     n_train, n_test : int, optional
         Use the first N stimuli of each split (None: all).
-    steps, window, propagate, batch_size, beta, dictionary_rate, parameter_rate, decay, clamp_start,
+    steps, window, propagate, tile, batch_size, beta, dictionary_rate, parameter_rate, decay, clamp_start,
     clamp_final, release, column_norm
         Settings of the :class:`~ipvae_brian.learning.alternation.LearningRule`
         (:meth:`rule`), with its defaults.
@@ -118,6 +118,7 @@ class LearningOptions:
     steps: int = alternation.LearningRule.steps
     window: int = alternation.LearningRule.window
     propagate: bool = alternation.LearningRule.propagate
+    tile: bool = alternation.LearningRule.tile
     batch_size: int = alternation.LearningRule.batch_size
     beta: float = alternation.LearningRule.beta
     dictionary_rate: float = alternation.LearningRule.dictionary_rate
@@ -252,7 +253,8 @@ def run_learning(options: LearningOptions, report: Callable[[str], None] | None 
            f"{train.image_shape[1]} pixels): {options.epochs} epochs of {n_batches} "
            f"minibatches x {rule.batch_size} stimuli x {rule.steps} bins, seed {options.seed}\n"
            f"  objective: the free energy with beta = {rule.beta} on windows of {rule.window} "
-           f"bins, counts held fixed, potentials "
+           f"bins ({'tiling all bins' if rule.tile else 'the onset and one later window'}), "
+           f"counts held fixed, potentials "
            f"{'propagated' if rule.propagate else 'one update from the recorded ones'}; "
            f"Adam steps {rule.dictionary_rate} (Phi) and "
            f"{rule.parameter_rate} (log sigma, u0, log b, log eta), divided by 1 + j / "

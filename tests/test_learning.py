@@ -107,6 +107,28 @@ def test_learning_with_the_brian2_network_is_deterministic_for_a_seed():
     np.testing.assert_array_equal(a.log_sigma, b.log_sigma)
 
 
+def test_tiled_windows_cover_every_bin_once_and_their_mean_is_the_recording_objective():
+    """With ``tile`` the windows start at 0, w, 2w, ... and their objectives, averaged, are
+    the recording's mean free energy over all T bins (at the parameters that made it the
+    propagated potentials are the recorded ones); T not a multiple of w is refused."""
+    x, rule, params = small_problem()
+    rule = alternation.LearningRule(steps=8, window=2, tile=True, evaluate_at=2)
+    assert alternation._window_starts(rule, np.random.default_rng(0)) == [0, 2, 4, 6]
+    params = params.replace(c_u=10.0, c_du=10.0)
+    counts, u = reference_simulator(8)(params, x[:10], 1)
+    objectives = []
+    for start in alternation._window_starts(rule, None):
+        window_counts, window_u, onset = alternation._window(counts, u, start, rule.window)
+        J, _ = objective_and_gradient(params, x[:10], window_counts, window_u,
+                                      gradient=False, onset=onset, propagate=True)
+        objectives.append(J)
+    assert np.mean(objectives) == pytest.approx(np.mean(free_energy(params, x[:10], counts, u)),
+                                                rel=1e-12)
+    with pytest.raises(SimulationInputError,
+                       match=r"tiled windows need steps \(8\) to be a multiple of window \(3\)"):
+        alternation.LearningRule(steps=8, window=3, tile=True, evaluate_at=2)
+
+
 def test_clamps_rise_linearly_and_step_sizes_decay():
     rule = alternation.LearningRule(clamp_start=2.0, clamp_final=10.0, release=100, decay=50)
     assert [rule.clamp(j) for j in (0, 50, 100, 500)] == [2.0, 6.0, 10.0, 10.0]

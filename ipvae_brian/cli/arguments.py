@@ -250,9 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     def v1_options(p, out_dir):
         p.add_argument("--params", metavar="FILE", help="parameter file (HDF5); default: the "
                        "shipped natural16 parameters (models/data/natural16_K512.h5)")
-        if out_dir == "v1_comparison":
-            overwrite(p, "replace the v1_comparison.csv, .md and .png in --out-dir "
-                      "(default: refuse)")
+        if out_dir in ("v1_experiments", "v1_comparison"):   # (compare-ephys: its own)
+            overwrite(p, "replace the files of an earlier run in --out-dir (the "
+                      "experiments' recordings and figures" + (
+                          ", v1_comparison.csv, .md and .png" if out_dir == "v1_comparison"
+                          else "") + "; default: refuse)")
         p.add_argument("--out-dir", default=out_dir, metavar="DIR", help="folder for the "
                        "recordings and figures; created if its parent exists")
         seed(p, "root seed of the Poisson draws and noise stimuli (and of random parameters)")
@@ -383,6 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="one-step teacher forcing: every bin's potential one update from "
                        "the recorded one (default: the counts held fixed and the potentials "
                        "propagated through each window)")
+    learn.add_argument("--tile", action="store_true",
+                       help="windows tiling all --steps bins (the mean free energy over every "
+                       "bin, gradient truncated at each window's start); default: the onset "
+                       "window and one later window drawn at random")
     learn.add_argument("--from", dest="recording", default=None, metavar="RECORDING.h5",
                        help="instead of the alternation: one offline fit of the parameters "
                        "to the counts and potentials of a recording written by `simulate "
