@@ -80,6 +80,7 @@ def inputs(tmp_path_factory):
     data[offset:offset + 16] = b"\xff" * 16
     (d / "corrupt.h5").write_bytes(bytes(data))
     (d / "cache_file").write_text("not a folder")
+    (d / "orientation.h5").write_text("an earlier V1 experiment's recording")
     return d
 
 
@@ -103,6 +104,10 @@ CASES = {
     "out-is-input-by-link": ([*SIM, "--stimuli", REC, *SMALL, "--out", "{d}/rec_link.h5"],
                              ["--stimuli input"]),
     "out-exists": ([*SIM, "--stimuli", S, *SMALL, "--out", REC], ["exists", "--overwrite"]),
+    "experiment-out-exists": (["experiment", "f1f0", "--params", P, "--quick", "--out-dir",
+                               "{d}"], ["orientation.h5' exists", "--overwrite"]),
+    "compare-v1-out-exists": (["compare-v1", "--params", P, "--quick", "--out-dir", "{d}"],
+                              ["orientation.h5' exists", "--overwrite"]),
     "plot-over-its-recording": (["plot", "raster", REC, "--out", REC], ["FILE input"]),
     # 3. parameters in the network's space
     "u0-above-cu-file": ([*SIM, "--stimuli", S, "--params", "{d}/u0_above_cu.h5", "--quiet",
@@ -274,34 +279,85 @@ def test_interrupt_after_the_file_is_complete_exits_0(inputs, run_cli, monkeypat
 
 # --- signals sent to a subprocess ---------------------------------------------------------------
 
-def _start(tmp_path, *extra, steps="2048"):
+#: ``python -c DRIVER HOOK MARKER ARGV...`` runs the command line as the program does
+#: (``main()`` reading ``sys.argv``) with a hook: "chunks" creates MARKER once two chunks
+#: are in the recording; the others send Ctrl-C to the process group (as a terminal does)
+#: as the local Dask cluster stops ("cluster-stop"), after ``main`` returned ("after-main",
+#: an atexit function) or once Python runs no handlers any more ("finalisation", an
+#: object's ``__del__`` while the modules are torn down).
+DRIVER = """
+import atexit, os, signal, sys, time
+hook, marker = sys.argv[1], sys.argv[2]
+sys.argv = ["run_sim.py", *sys.argv[3:]]
+from ipvae_brian.cli import main
+
+def ctrl_c(killpg=os.killpg, getpgrp=os.getpgrp, sigint=signal.SIGINT, sleep=time.sleep):
+    killpg(getpgrp(), sigint)
+    sleep(0.5)
+
+if hook == "chunks":
+    from ipvae_brian.models.recording import RecordingWriter
+    append = RecordingWriter.append
+    def appended(self, chunk):
+        append(self, chunk)
+        if self.n_written >= 2 * len(chunk.counts):
+            open(marker, "a").close()
+    RecordingWriter.append = appended
+elif hook == "cluster-stop":
+    import distributed
+    close = distributed.LocalCluster.close
+    def closing(self, *args, **kwargs):
+        ctrl_c()
+        return close(self, *args, **kwargs)
+    distributed.LocalCluster.close = closing
+elif hook == "finalisation":
+    class Late:
+        def __del__(self, ctrl_c=ctrl_c):
+            ctrl_c()
+    late = Late()
+code = main()
+if hook == "after-main":
+    atexit.register(ctrl_c)
+sys.exit(code)
+"""
+
+#: engine name in the tables below -> options (dask: a local cluster of two workers)
+ENGINES = {"runtime": ["--engine", "runtime", "--workers", "1"],
+           "standalone": ["--engine", "standalone", "--workers", "1"],
+           "dask": ["--engine", "runtime", "--workers", "2"]}
+
+
+def _start(tmp_path, engine, *extra, steps="2048", hook=None):
     stim = tmp_path / "x.npy"
     if not stim.exists():
         np.save(stim, np.random.default_rng(0).standard_normal((200, 64)))
     env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
     os.makedirs(env["TMPDIR"], exist_ok=True)
+    program = [os.path.join(ROOT, "run_sim.py")] if hook is None else \
+        ["-c", DRIVER, hook, str(tmp_path / "tmp" / "marker")]
     return subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, "run_sim.py"), "simulate", "--stimuli", str(stim),
-         "--random-params", "--latents", "16", "--steps", steps, "--workers", "1",
-         "--chunk-size", "8", "--out", str(tmp_path / "r.h5"), *extra],
+        [sys.executable, *program, "simulate", "--stimuli", str(stim), "--random-params",
+         "--latents", "16", "--steps", steps, *ENGINES[engine], "--chunk-size", "8",
+         "--out", str(tmp_path / "r.h5"), *extra],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True, env=env)
 
 
-def _wait_for_tmp(tmp_path, proc, timeout=120):
+def _wait_for(folder, proc, test, timeout=300):
+    """Poll until a name in ``folder`` passes ``test`` (True), or the process ended."""
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
-        if any(p.name.endswith(".tmp") for p in tmp_path.iterdir()):
+        if any(test(p.name) for p in folder.iterdir()):
             return True
-        time.sleep(0.05)
+        time.sleep(0.02)
     return False
 
 
 def _left(tmp_path):
-    """Files left in the run folder and Brian2 reports left in the private TMPDIR."""
+    """Files left in the run folder and anything left in the private TMPDIR (Brian2's
+    reports, Dask's scratch folder)."""
     files = sorted(p.name for p in tmp_path.iterdir() if p.name not in ("x.npy", "tmp"))
-    reports = sorted(p for p in os.listdir(tmp_path / "tmp") if p.startswith("brian"))
-    return files, reports
+    return files, sorted(p for p in os.listdir(tmp_path / "tmp") if p != "marker")
 
 
 @pytest.mark.parametrize("moment,sig,engine,expected", [
@@ -310,21 +366,33 @@ def _left(tmp_path):
     ("during", signal.SIGTERM, "runtime", 143),
     ("during-twice", signal.SIGINT, "runtime", 130),
     ("during", signal.SIGINT, "standalone", 130),
+    ("after-two-chunks", signal.SIGINT, "standalone", 130),
+    ("cluster-start", signal.SIGINT, "dask", 130),
+    ("during", signal.SIGINT, "dask", 130),
+    ("during", signal.SIGTERM, "dask", 143),
 ])
 def test_signal_leaves_nothing(tmp_path, moment, sig, engine, expected):
     """Ctrl-C (to the process group, as a terminal sends it) or SIGTERM at a moment of a
-    run: the documented status, one line, no output, no temporary file, no Brian2 report."""
-    proc = _start(tmp_path, "--engine", engine)
+    run: the documented status, one line, no output, no temporary file, nothing left in
+    TMPDIR (no Brian2 report, no Dask scratch folder; Dask's workers ignore the Ctrl-C)."""
+    proc = _start(tmp_path, engine, hook="chunks" if moment == "after-two-chunks" else None)
     if moment == "before":
         time.sleep(0.5)                           # importing, before any simulation
+    elif moment == "cluster-start":               # the local cluster's scratch folder is made
+        assert _wait_for(tmp_path / "tmp", proc, lambda n: n.startswith("ipvae-dask-")), \
+            proc.communicate()
+    elif moment == "after-two-chunks":            # the compiled program runs chunk 3 or later
+        assert _wait_for(tmp_path / "tmp", proc, lambda n: n == "marker"), proc.communicate()
+        time.sleep(0.3)
     else:
-        assert _wait_for_tmp(tmp_path, proc), proc.communicate()
+        assert _wait_for(tmp_path, proc, lambda n: n.endswith(".tmp")), proc.communicate()
         time.sleep(1.0)
+    assert proc.poll() is None, proc.communicate()
     os.killpg(proc.pid, sig)
     if moment == "during-twice":
         time.sleep(0.05)
         os.killpg(proc.pid, sig)
-    _, stderr = proc.communicate(timeout=120)
+    _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == expected, stderr
     lines = stderr.strip().splitlines()
     assert "Traceback" not in stderr, stderr
@@ -335,3 +403,43 @@ def test_signal_leaves_nothing(tmp_path, moment, sig, engine, expected):
     assert lines[-1] == "interrupted: no output file was written" if sig == signal.SIGINT \
         else lines[-1] == "terminated (SIGTERM): no output file was written", stderr
     assert _left(tmp_path) == ([], [])
+
+
+@pytest.mark.parametrize("moment", ["cluster-stop", "after-main", "finalisation"])
+def test_ctrl_c_as_a_dask_run_ends_keeps_the_complete_file(tmp_path, moment):
+    """Ctrl-C once the recording is complete, while the local cluster stops or the
+    process exits: status 0, the file kept and said so (nothing can be said once Python
+    runs no handlers any more), nothing else left; never a death by SIGINT."""
+    proc = _start(tmp_path, "dask", steps="16", hook=moment)
+    _, stderr = proc.communicate(timeout=300)
+    out = tmp_path / "r.h5"
+    assert proc.returncode == 0, stderr
+    assert stderr == ("" if moment == "finalisation" else
+                      f"interrupted after {out} was written completely: kept\n")
+    with h5py.File(out) as f:
+        assert f["counts"].shape == (200, 16, 16)
+    assert _left(tmp_path) == (["r.h5"], [])
+
+
+def test_experiment_refuses_its_existing_outputs_unless_overwrite(inputs, run_cli, tmp_path):
+    """``experiment`` writes recordings and a figure: an earlier run's are kept (one line,
+    exit 2, before anything runs) unless --overwrite; the files it writes are the ones it
+    declares (checked before it runs)."""
+    from ipvae_brian.analysis.experiments import planned_outputs
+    argv = ["experiment", "moving-bar", "--params", inputs / "p.h5", "--quick", "--out-dir",
+            tmp_path / "bar"]
+    code, _, stderr = run_cli(*argv)
+    assert code == 0, stderr
+    assert sorted(os.listdir(tmp_path / "bar")) == sorted(planned_outputs(["moving-bar"])) \
+        == ["moving-bar.h5", "moving-bar.png"]
+    before = _snapshot(tmp_path / "bar")
+    code, stdout, stderr = run_cli(*argv)
+    assert code == 2 and stdout == "", stdout
+    assert stderr == (f"error: output '{tmp_path / 'bar' / 'moving-bar.h5'}' exists; pass "
+                      f"--overwrite to replace it, or choose another output name\n")
+    assert _snapshot(tmp_path / "bar") == before
+    stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "bar").iterdir()}
+    code, _, stderr = run_cli(*argv, "--overwrite")
+    assert code == 0, stderr
+    assert all(p.stat().st_mtime_ns != stamps[p.name] for p in (tmp_path / "bar").iterdir())
+    assert sorted(os.listdir(tmp_path / "bar")) == ["moving-bar.h5", "moving-bar.png"]

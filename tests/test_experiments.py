@@ -15,7 +15,8 @@ import h5py
 import numpy as np
 import pytest
 
-from ipvae_brian.analysis.experiments import EXPERIMENT_NAMES, run_experiment
+from ipvae_brian.analysis.experiments import (EXPERIMENT_NAMES, planned_outputs,
+                                              run_experiment)
 from ipvae_brian.analysis.experiments.base import ExperimentResult
 from ipvae_brian.analysis.experiments.context import ExperimentContext
 from ipvae_brian.analysis.v1_comparison import build_rows, count_inside, markdown_table, write_csv
@@ -79,6 +80,10 @@ def test_compare_v1_runs_every_experiment_for_8x8_parameters_and_fills_the_table
     assert md.count("\n| ") == 15                    # header + 14 rows
     for name in EXPERIMENT_NAMES:
         assert (out / f"{name}.png").stat().st_size > 0, name
+    # the files the experiments declare (checked against --overwrite before they run)
+    assert sorted(os.listdir(out)) == sorted(
+        [*planned_outputs(EXPERIMENT_NAMES), "v1_comparison.csv", "v1_comparison.md",
+         "v1_comparison.png"])
     with h5py.File(out / "orientation.h5") as f:
         assert tuple(f["stimuli"].attrs["image_shape"]) == (8, 8)
         assert f["counts"].shape[2] == 12

@@ -134,6 +134,13 @@ def planned_work(names, ctx) -> dict:
     return work
 
 
+def planned_outputs(names) -> list:
+    """Names of the files the experiments ``names`` may write in their output folder
+    (:meth:`base.Experiment.output_files`), each once, in run order."""
+    return list(dict.fromkeys(file for name in names
+                              for file in get_experiment(name).output_files()))
+
+
 def _with_preferences(ctx):
     """A copy of the context that claims the grating preferences exist (for estimates)."""
     return dataclasses.replace(ctx, shared={**ctx.shared, "grating_preferences": None})

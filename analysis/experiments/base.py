@@ -271,6 +271,15 @@ class Experiment:
 
     #: The experiment's name on the command line and in the file names it writes.
     name: str = ""
+    #: Its blocks, each written as the recording ``<out_dir>/<block>.h5``; empty: one
+    #: block named as the experiment (:meth:`output_files`).
+    blocks: tuple = ()
+
+    def output_files(self) -> list:
+        """Names of the files the experiment may write in its output folder: the
+        recordings of its blocks and its figure ``<name>.png`` (the commands refuse to
+        replace existing ones without ``--overwrite``, before anything runs)."""
+        return [f"{block}.h5" for block in self.blocks or (self.name,)] + [f"{self.name}.png"]
 
     def check(self, ctx: ExperimentContext) -> None:
         """Raise SimulationInputError if the experiment cannot run with these parameters.

@@ -112,6 +112,7 @@ class NaturalExperiment(Experiment):
     """Natural-image responses: rates, sparseness, Fano, ISI CV/LV, noise correlations."""
 
     name = "natural"
+    blocks = ("natural", "natural-aperture", "natural-repeats")
 
     def check(self, ctx: ExperimentContext) -> None:
         super().check(ctx)

@@ -25,6 +25,11 @@ class PreferredGratingExperiment(Experiment):
     measured in this context.
     """
 
+    def output_files(self) -> list:
+        """The orientation grid's recording (run first if no experiment has yet), then
+        the experiment's own files."""
+        return ["orientation.h5", *super().output_files()]
+
     def block_work(self, ctx: ExperimentContext, p: Protocol) -> float:
         """Simulation work (bin units) of the experiment's own blocks."""
         raise NotImplementedError

@@ -243,6 +243,19 @@ def cmd_export(args) -> int:
 
 
 
+def experiment_outputs(args, names) -> None:
+    """:func:`output` for every file the V1 experiments ``names`` may write in --out-dir
+    (recordings and figures, checked before anything runs); if the folder does not exist
+    yet there is nothing to replace, and they are only remembered as the final outputs."""
+    from ipvae_brian.analysis.experiments import planned_outputs
+    for name in planned_outputs(names):
+        path = os.path.join(args.out_dir, name)
+        if os.path.isdir(args.out_dir):
+            output(args, path, ("--params", args.params))
+        else:
+            args.final_outputs = [*args.final_outputs, os.path.abspath(path)]
+
+
 def experiment_context(args):
     from ipvae_brian.analysis.experiments.context import make_experiment_context
     return make_experiment_context(args.params, args.out_dir, seed=args.seed, quick=args.quick,
@@ -254,6 +267,7 @@ def cmd_experiment(args) -> int:
                                                   run_experiments)
     from ipvae_brian.analysis.experiments.report import format_experiment_result
     start = time.perf_counter()
+    experiment_outputs(args, [args.name])
     ctx = experiment_context(args)
     plan = planned_work([args.name], ctx)
     print(describe_experiment_run(args.name, ctx, plan[args.name]), flush=True)
@@ -270,6 +284,7 @@ def cmd_compare_v1(args) -> int:
     from ipvae_brian.analysis.v1_comparison import (comparison_verdict, describe_comparison_run,
                                                     run_v1_comparison, text_table)
     start = time.perf_counter()
+    experiment_outputs(args, EXPERIMENT_NAMES)
     folder_outputs(args, args.out_dir, "v1_comparison", ("--params", args.params))
     ctx = experiment_context(args)
     plan = planned_work(EXPERIMENT_NAMES, ctx)
@@ -395,14 +410,18 @@ COMMANDS = {"simulate": cmd_simulate, "sweep": cmd_sweep, "stimuli": cmd_stimuli
 
 def main(argv=None) -> int:
     """Run one command; exit status 0, 2 for bad input (one line on stderr), 130 for Ctrl-C
-    and 143 for SIGTERM (:mod:`ipvae_brian.cli.interrupts`)."""
+    and 143 for SIGTERM (:mod:`ipvae_brian.cli.interrupts`). Without ``argv`` (the program:
+    ``sys.argv``) the process is taken to exit when it returns: a signal that comes then
+    leaves the status as it is."""
     from ipvae_brian.cli.interrupts import handling_interrupts
+    exiting = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
-    with handling_interrupts() as received:
+    with handling_interrupts(exiting=exiting) as received:
         try:
             args = build_parser().parse_args(argv)
             args.command_line = " ".join(["run_sim.py", *argv])
             args.final_outputs = []
+            received["args"] = args
             return COMMANDS[args.command](args)
         except SystemExit as exc:      # --help, --version, or an option argparse refused
             return exc.code if isinstance(exc.code, int) else EXIT_INPUT_ERROR

@@ -31,6 +31,13 @@ depend on the worker, the file is the same as an undisturbed run's.
 Streaming mode (no reset between stimuli) is sequential by nature: each stimulus starts
 from the previous one's final potential, so it always runs in this process.
 
+Interrupts and clean-up: a local cluster works in a private scratch folder (Dask's
+``local_directory`` and the workers' ``TMPDIR``, so Brian2's logs too), removed when the
+cluster stops, whatever stopped it; it starts and stops with SIGINT and SIGTERM held
+(:func:`signals_held`: half a cluster could not be cleaned up), and its worker
+processes never see the Ctrl-C that a terminal sends to the whole process group: the
+process that owns the file alone decides what an interrupt means, and stops them.
+
 References
 ----------
 Dask Development Team (2016), "Dask: library for dynamic task scheduling",
@@ -38,11 +45,16 @@ https://dask.org; dask.distributed documentation, "Futures" and "Resilience".
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import math
 import os
+import shutil
+import signal
 import socket
+import tempfile
+import threading
 import time
 from typing import Callable, Iterator
 
@@ -66,6 +78,37 @@ def network_key(params: IPVAEParameters, config: RunConfig) -> str:
 
 #: Seconds to wait for a ``--scheduler`` to answer before giving up with one line.
 SCHEDULER_TIMEOUT_S = 10.0
+
+
+@contextlib.contextmanager
+def signals_held():
+    """Hold SIGINT and SIGTERM for the duration of the block, then deliver them.
+
+    A local cluster interrupted while it starts or stops would leave worker processes
+    that outlive the run and write into its scratch folder after it was removed. Meanwhile
+    a signal is only recorded; when the block ends, the handlers that were there before
+    (the command line's: exit 130 or 143) are put back and each signal received is raised
+    again. SIGINT is also blocked in this thread meanwhile, so that the threads started
+    in the block, and the worker processes they spawn, inherit it blocked. Only in the
+    main thread (elsewhere Python delivers no signals to handlers anyway).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list = []
+    previous = {s: signal.signal(s, lambda signum, frame: held.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    masks = hasattr(signal, "pthread_sigmask")            # (not on Windows)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if masks else None
+    try:
+        yield
+    finally:
+        if masks:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)   # a pending SIGINT: held now
+        for s, handler in previous.items():
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
+        for s in dict.fromkeys(held):
+            signal.raise_signal(s)
 
 
 # --- the task, run by a worker ---------------------------------------------------------------
@@ -156,7 +199,7 @@ class SimulationCluster:
         if workers is None and not self.scheduler:
             workers = max(1, min(machine_cores(), n_chunks or machine_cores()))
         self.workers = workers
-        self.client = self._cluster = None
+        self.client = self._cluster = self._scratch = None
         self._entered = 0
         self.history: list[dict] = []
 
@@ -169,6 +212,15 @@ class SimulationCluster:
         self._entered += 1
         if self.in_process or self.client is not None:
             return self
+        try:
+            self._start()
+        except BaseException:
+            self._entered -= 1
+            self._stop()
+            raise
+        return self
+
+    def _start(self):
         import logging
         from distributed import Client, LocalCluster
         if self.scheduler:
@@ -180,22 +232,48 @@ class SimulationCluster:
                     f"--scheduler {self.scheduler!r}: no Dask scheduler answered within "
                     f"{SCHEDULER_TIMEOUT_S:g} s ({why}); check the address (tcp://host:port) "
                     f"and that the scheduler runs") from None
-        else:
+            return
+        # multiprocessing starts its resource tracker the first time a process needs it,
+        # and unblocks SIGINT in the thread that did (Python's bpo-33613): start it here,
+        # before the block, so that the cluster's threads keep SIGINT blocked
+        from multiprocessing import resource_tracker
+        resource_tracker.ensure_running()
+        with signals_held():
+            self._scratch = tempfile.mkdtemp(prefix="ipvae-dask-")
+            # Dask's own log lines are not for the user: failures reach this process as
+            # exceptions, and an interrupted run's workers, stopped while they compute,
+            # log their lost heartbeats at ERROR
             self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
                                          processes=True, dashboard_address=None,
-                                         silence_logs=logging.ERROR)
+                                         silence_logs=logging.CRITICAL,
+                                         local_directory=self._scratch,
+                                         scheduler_kwargs={"local_directory": self._scratch},
+                                         env={"TMPDIR": self._scratch})
             self.client = Client(self._cluster)
-        return self
 
     def __exit__(self, *exc):
         self._entered -= 1
         if self._entered > 0:
             return
-        if self.client is not None:
-            self.client.close()
-        if self._cluster is not None:
-            self._cluster.close()
-        self.client = self._cluster = None
+        self._stop()
+
+    def _stop(self):
+        """Close the client and the local cluster, remove the scratch folder (signals held)."""
+        client, cluster, scratch = self.client, self._cluster, self._scratch
+        self.client = self._cluster = self._scratch = None
+        if client is None and cluster is None and scratch is None:
+            return
+        with signals_held():
+            try:
+                if client is not None:
+                    client.close()
+            finally:
+                try:
+                    if cluster is not None:
+                        cluster.close()
+                finally:
+                    if scratch is not None:
+                        shutil.rmtree(scratch, ignore_errors=True)
 
     def describe(self) -> str:
         """One line: where the chunks run."""
