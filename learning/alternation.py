@@ -54,6 +54,7 @@ from typing import Callable
 import numpy as np
 
 from ipvae_brian.learning.adam import AdamState, step_sizes
+from ipvae_brian.learning.closed_loop_search import search_bias_and_step
 from ipvae_brian.learning.recording_fit import fit_windows
 from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.free_energy import free_energy
@@ -83,6 +84,10 @@ class LearningRule:
         gradient truncated at each window's start (truncated back-propagation through
         time). False: the onset window and one later window drawn at random, which
         weighs the transient (the first ``window`` bins) as much as all later bins.
+    search : bool
+        True: after every epoch's minibatches, one closed-loop coordinate step on a
+        common factor of b and on eta (:mod:`~.closed_loop_search`), on the first
+        ``probe_size`` training stimuli.
     batch_size : int
         B, stimuli per minibatch (one simulation and one Adam step each).
     beta : float
@@ -107,6 +112,7 @@ class LearningRule:
     window: int = 16
     propagate: bool = True
     tile: bool = False
+    search: bool = False
     batch_size: int = 100
     beta: float = 1.0
     dictionary_rate: float = 5e-4
@@ -218,6 +224,8 @@ class EpochRecord:
     sigma_mean: float
     u0_median: float
     seconds: float
+    bias_factor: float = 1.0
+    eta_factor: float = 1.0
 
 
 def _window(counts, u, start, length):
@@ -303,6 +311,16 @@ def evaluate(params: IPVAEParameters, x: np.ndarray, simulate: Simulator, seed: 
             "spikes": float(counts.sum(axis=2).mean())}
 
 
+def closed_loop_objective(params: IPVAEParameters, x: np.ndarray, simulate: Simulator,
+                          seed: int) -> float:
+    """J of the network that runs: the mean free energy over the stimuli ``x`` and all
+    bins of the counts the network drew with ``seed``; +inf if a stimulus ran away."""
+    result = evaluate(params, x, simulate, seed)
+    if result["runaways"] or not np.isfinite(result["objective"]):
+        return float("inf")
+    return float(result["objective"])
+
+
 def initial_parameters(n_pixels: int, n_latents: int, rule: LearningRule,
                        seed: int) -> IPVAEParameters:
     """The authors' initialisation (:meth:`IPVAEParameters.random`: u0 ~ U[-6, -4],
@@ -359,6 +377,11 @@ def learn(params: IPVAEParameters, x_train: np.ndarray, x_test: np.ndarray,
         start = time.perf_counter()
         report = None if progress is None else (lambda j, _e=epoch: progress(_e, j))
         params = run_epoch(params, x_train, rule, simulate, state, seed, epoch, report)
+        factors = (1.0, 1.0)
+        if rule.search:
+            key = _seed(seed, 2 ** 31, 2, epoch)
+            params, *factors, _ = search_bias_and_step(
+                params, lambda p: closed_loop_objective(p, probe, simulate, key))
         train = evaluate(params, probe, simulate, _seed(seed, 2 ** 31, 0), rule.evaluate_at)
         test = evaluate(params, x_test, simulate, _seed(seed, 2 ** 31, 1), rule.evaluate_at)
         record = EpochRecord(
@@ -370,7 +393,8 @@ def learn(params: IPVAEParameters, x_train: np.ndarray, x_test: np.ndarray,
             runaways_train=train["runaways"], runaways_test=test["runaways"],
             clamp=params.c_u, eta=params.eta, bias_median=float(np.median(params.bias)),
             sigma_mean=float(np.mean(params.sigma)), u0_median=float(np.median(params.u0)),
-            seconds=time.perf_counter() - start)
+            seconds=time.perf_counter() - start, bias_factor=factors[0],
+            eta_factor=factors[1])
         history.append(dataclasses.asdict(record))
         provenance = dict(params.provenance)
         provenance["learning"] = {"rule": dataclasses.asdict(rule), "seed": int(seed),

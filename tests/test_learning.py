@@ -129,6 +129,32 @@ def test_tiled_windows_cover_every_bin_once_and_their_mean_is_the_recording_obje
         alternation.LearningRule(steps=8, window=3, tile=True, evaluate_at=2)
 
 
+def test_closed_loop_search_takes_the_factors_that_lower_the_objective_and_no_other():
+    """b x 2 and eta x sqrt(2) minimise a made-up J; a J that no factor lowers, or that is
+    infinite (a runaway) elsewhere, keeps b and eta; the alternation records the factors."""
+    from ipvae_brian.learning.closed_loop_search import search_bias_and_step
+    _, _, params = small_problem()
+
+    def bowl(p):
+        return ((np.median(p.log_bias - params.log_bias) - np.log(2)) ** 2
+                + (p.log_lr - params.log_lr - np.log(2) / 2) ** 2)
+    found, b, eta, tried = search_bias_and_step(params, bowl)
+    assert (b, eta) == (2.0, pytest.approx(2 ** 0.5))
+    np.testing.assert_allclose(found.log_bias, params.log_bias + np.log(2))
+    assert len(tried) == 10
+    flat = search_bias_and_step(params, lambda p: 1.0 if p.log_lr == params.log_lr else np.inf)
+    assert flat[1:3] == (1.0, 1.0)
+    np.testing.assert_array_equal(flat[0].log_bias, params.log_bias)
+    x, rule, params = small_problem()
+    rule = alternation.LearningRule(**{**rule.__dict__, "search": True})
+    learned = alternation.learn(params, x[:60], x[100:], rule, 1, seed=2,
+                                simulate=reference_simulator(rule.steps))
+    record = learned.provenance["learning"]["history"][0]
+    assert record["bias_factor"] in (0.25, 0.5, 1.0, 2.0, 4.0)
+    assert record["eta_factor"] in (0.5, 1.0, 2.0) or np.isclose(record["eta_factor"] ** 2,
+                                                                  (0.5, 2.0)).any()
+
+
 def test_clamps_rise_linearly_and_step_sizes_decay():
     rule = alternation.LearningRule(clamp_start=2.0, clamp_final=10.0, release=100, decay=50)
     assert [rule.clamp(j) for j in (0, 50, 100, 500)] == [2.0, 6.0, 10.0, 10.0]

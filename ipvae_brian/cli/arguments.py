@@ -134,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--record", default="", metavar="LIST",
                      help="extra datasets to record, comma-separated: u (membrane potentials), "
                      "recon (reconstructions Phi z_t)")
+    sim.add_argument("--precision", choices=("float64", "float32"), default="float64",
+                     help="floating-point type of the network's drive, lateral weights and "
+                     "potentials u (the counts are integers in both): float64 is what the "
+                     "equivalence tests check to 1e-10; float32 is checked against a float32 "
+                     "reference and against float64 in distribution. Recorded in the file")
     sim.add_argument("--mode", choices=("discrete", "continuous"), default="discrete",
                      help="discrete: one time step per bin (the paper's algorithm); continuous: "
                      "steps of --dt within each bin, spikes as a Poisson process with rate "
@@ -385,6 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="one-step teacher forcing: every bin's potential one update from "
                        "the recorded one (default: the counts held fixed and the potentials "
                        "propagated through each window)")
+    learn.add_argument("--search", action="store_true",
+                       help="after every epoch, one closed-loop step on a common factor of b "
+                       "and on eta: the factors (b: 1/4 to 4, eta: 1/2 to 2) whose network "
+                       "has the lowest free energy on the probe (learning/closed_loop_search.py)")
     learn.add_argument("--tile", action="store_true",
                        help="windows tiling all --steps bins (the mean free energy over every "
                        "bin, gradient truncated at each window's start); default: the onset "
