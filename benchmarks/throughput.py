@@ -32,9 +32,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # --- workers (each runs in a fresh process) ---------------------------------------------
 
-def _parameters(K, M=256):
+def _parameters(K, M=256, params_path=None):
+    """The parameters of a run: ``params_path`` if given, else the shipped ones for K = 512
+    (M = 256), else random ones."""
     from ipvae_brian.models.parameters import IPVAEParameters
     from ipvae_brian.models.shipped import default_parameters_path
+    if params_path is not None:
+        return IPVAEParameters.load(params_path), f"parameters from {params_path}"
     path = default_parameters_path(M)
     if path is not None:
         from ipvae_brian.models.parameters import IPVAEParameters as P
@@ -53,32 +57,38 @@ def _peak_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def worker_numpy(K, N, T, batch=1000):
-    """The reference update (models.reference.membrane_update), B stimuli per matrix."""
+def worker_numpy(K, N, T, batch=1000, dtype="float64", params_path=None):
+    """The reference update (models.reference.membrane_update), B stimuli per matrix, in
+    ``dtype`` (the constants W, b, eta, ... rounded and computed once, as a numpy user
+    would; numpy's Poisson sampler draws in float64 whatever the rates' type)."""
     import numpy as np
-    from ipvae_brian.models.reference import membrane_update
-    params, _ = _parameters(K)
+    from ipvae_brian.models.reference import UpdateConstants, membrane_update
+    params, _ = _parameters(K, params_path=params_path)
+    constants = UpdateConstants.of(params, dtype)
     x = _stimuli(N)
     rng = np.random.default_rng(0)
     start = time.perf_counter()
     zeros = 0
     for first in range(0, N, batch):
-        drive = params.feedforward_drive(x[first:first + batch])
-        u = np.broadcast_to(params.u0, drive.shape).copy()
+        drive = params.feedforward_drive(x[first:first + batch]).astype(dtype)
+        u = np.broadcast_to(params.u0.astype(dtype), drive.shape).copy()
         for _ in range(T):
             z = rng.poisson(np.exp(u))
             zeros += int(np.count_nonzero(z == 0))
-            u = membrane_update(params, u, z, drive)
+            u = membrane_update(constants, u, z, drive)
     elapsed = time.perf_counter() - start
     return {"steps_per_s": N * T / elapsed, "seconds": elapsed, "peak_mib": _peak_mib(),
             "zeros": zeros / (N * T * K)}
 
 
-def worker_torch(K, N, T, batch=1000):
-    """The same update in PyTorch float32 on the CPU (only if torch is installed)."""
+def worker_torch(K, N, T, batch=1000, params_path=None, threads=None):
+    """The same update in PyTorch float32 on the CPU (only if torch is installed), on
+    ``threads`` threads (default: torch's)."""
     import numpy as np
     import torch
-    params, _ = _parameters(K)
+    if threads:
+        torch.set_num_threads(int(threads))
+    params, _ = _parameters(K, params_path=params_path)
     x = _stimuli(N)
     torch.manual_seed(0)
     f = torch.float32
@@ -93,7 +103,7 @@ def worker_torch(K, N, T, batch=1000):
             u = torch.tensor(np.broadcast_to(params.u0, drive.shape).copy(), dtype=f)
             for _ in range(T):
                 z = torch.poisson(torch.exp(u))
-                du = eta * (drive + z @ W - b)
+                du = torch.clamp(eta * (drive + z @ W - b), min=params.u_floor)
                 du = c_du - sp(c_du - du)
                 u = c_u - sp(c_u - torch.clamp(u + du, min=params.u_floor))
     elapsed = time.perf_counter() - start

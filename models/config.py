@@ -31,6 +31,13 @@ ENGINES = ("runtime", "standalone")
 #: (:class:`~ipvae_brian.models.populations.LateralInhibition`).
 LATERAL_PROPAGATIONS = ("synapses", "matrix")
 
+#: The floating-point types the network can compute in (:attr:`RunConfig.precision`):
+#: float64, what the 1e-10 equivalence tests check against the float64 reference, and
+#: float32 (the drive, the weights, u, the lateral input; counts stay integers), checked
+#: against a float32 reference to float32 tolerance and against float64 in distribution
+#: (tests/test_float32_path.py).
+PRECISIONS = ("float64", "float32")
+
 #: Optional datasets a simulation can record besides the counts: the potentials u_t and
 #: the reconstructions Phi z_t.
 OPTIONAL_RECORDS = ("u", "recon")
@@ -128,6 +135,10 @@ class RunConfig:
         (compiled once per shape, rerun per chunk); "auto" picks by the amount of work.
     lateral : {"auto", "synapses", "matrix"}
         Event-driven lateral synapses or one product per step over the synapses' weights.
+    precision : {"float64", "float32"}
+        Floating-point type of the network's variables (Brian2's
+        ``core.default_float_dtype`` while it is built and run): the drive, the lateral
+        weights, u and the lateral input; the counts are integers in both.
     chunk_size : int, optional
         Stimuli per chunk (one Brian2 run, one task); default by :meth:`resolve`.
     threads : int, optional
@@ -164,6 +175,7 @@ class RunConfig:
     record: tuple = ()
     engine: str = "auto"
     lateral: str = "auto"
+    precision: str = "float64"
     chunk_size: int | None = None
     threads: int | None = None
     pad_chunks: bool = False
@@ -202,6 +214,9 @@ class RunConfig:
         if self.lateral not in LATERAL_PROPAGATIONS + ("auto",):
             raise SimulationInputError(f"unknown lateral propagation {self.lateral!r}; "
                                        f"allowed: {', '.join(LATERAL_PROPAGATIONS)}, auto")
+        if self.precision not in PRECISIONS:
+            raise SimulationInputError(f"unknown precision {self.precision!r}; allowed: "
+                                       f"{', '.join(PRECISIONS)}")
         set_("chunk_size", _positive_int(self.chunk_size, "--chunk-size"))
         set_("threads", _positive_int(self.threads, "threads"))
         set_("workers", _positive_int(self.workers, "--workers"))
@@ -294,6 +309,7 @@ class RunConfig:
     def recording_attrs(self) -> dict:
         """The root attributes a recording stores about how it was simulated."""
         return {"mode": self.mode, "engine": self.engine, "lateral": self.lateral,
+                "precision": self.precision,
                 "bin_width": self.bin_width, "bin_width_units": "s",
                 "dt": self.dt, "dt_units": "s", "stream": bool(self.stream),
                 "threads": self.threads or THREADS_PER_SIMULATION,

@@ -31,15 +31,17 @@ def softplus(x):
 
 
 #: C++ (standalone) body of ``lateral_product()``; ``{w}``, ``{z}``, ``{lateral}`` are the
-#: Brian2 names of the synapses' weights and the latents' counts and input, ``{K}`` is K.
+#: Brian2 names of the synapses' weights and the latents' counts and input, ``{K}`` is K,
+#: ``{real}`` the C type of the weights and the input (``double`` or ``float``, the network's
+#: precision); each product w z_j is formed in double, as in the Cython version.
 LATERAL_PRODUCT_CPP = """
 int32_t lateral_product()
 {{
     // lateral_i = sum_j W_ij z_j over the neurons j with z_j > 0; column j of W (the
     // synapses of presynaptic neuron j) is w[j*K .. j*K + K-1]
-    const double* __restrict w = &brian::{w}[0];
+    const {real}* __restrict w = &brian::{w}[0];
     const int32_t* __restrict z = brian::{z};
-    double* __restrict lateral = brian::{lateral};
+    {real}* __restrict lateral = brian::{lateral};
     int32_t spiking = 0;
     for (size_t i = 0; i < {K}; i++)
         lateral[i] = 0.0;
@@ -49,7 +51,7 @@ int32_t lateral_product()
             continue;
         spiking++;
         const double zj = z[j];
-        const double* __restrict column = w + j * {K};
+        const {real}* __restrict column = w + j * {K};
         for (size_t i = 0; i < {K}; i++)
             lateral[i] += column[i] * zj;
     }}

@@ -91,6 +91,10 @@ numpy's global ``RandomState`` through a 20,000-number buffer that the reseed
 empties, the standalone engine from one ``std::mt19937`` per OpenMP thread, so
 there the counts also depend on the number of threads (recorded as
 ``threads``; one thread per simulation is the reproducible setting).
+
+Precision: ``RunConfig.precision`` (float64 or float32) is the type of the variables and of
+the generated code (:func:`~ipvae_brian.models.populations.float_precision`, set around
+every build and run); the counts are integers and time is float64 in both.
 """
 from __future__ import annotations
 
@@ -111,7 +115,7 @@ from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.functions import softplus
 from ipvae_brian.models.parameters import IPVAEParameters, count_dtype
 from ipvae_brian.models.populations import (LatentPopulation, LateralInhibition,
-                                            StimulusStreams)
+                                            StimulusStreams, float_precision)
 from ipvae_brian.models.random_streams import reseed_poisson_streams, stream_key
 from ipvae_brian.models.stimulus_array import check_run_stimuli
 
@@ -127,7 +131,7 @@ class ChunkResult:
         Index of the chunk's first stimulus in the whole set.
     counts : ndarray, shape (n, T, K), unsigned int
         Spike counts z_t per bin (in continuous mode: the spikes falling in each bin).
-    u : ndarray, shape (n, T, K), float64, or None
+    u : ndarray, shape (n, T, K), float64 (float32 at that precision), or None
         Membrane potentials u_t at the start of every bin (if recorded).
     spike_times : ndarray, shape (S,), float64, or None
         Continuous mode: time of every spike in seconds from the start of its
@@ -234,6 +238,7 @@ class IPVAENetwork:
     mode = property(lambda self: self.config.mode)
     engine = property(lambda self: self.config.engine)
     lateral = property(lambda self: self.config.lateral)
+    precision = property(lambda self: self.config.precision)
     lateral_inhibition = property(lambda self: self.config.lateral_inhibition)
     draw_counts = property(lambda self: self.config.draw_counts)
     pad_chunks = property(lambda self: self.config.pad_chunks)
@@ -281,32 +286,34 @@ class IPVAENetwork:
         Returns a namespace with ``latents``, ``lateral``, ``streams`` (the
         :class:`StimulusStreams`), the operations ``poisson_counts``,
         ``membrane_update`` and (unless streaming) ``onset_reset``, and the
-        ``network`` holding them all (monitors are added per run).
+        ``network`` holding them all (monitors are added per run), with variables of
+        the configuration's ``precision``.
         """
         if self.lateral == "auto":
             raise RuntimeError('resolve lateral="auto" with resolve(n_stimuli) before building')
-        o = types.SimpleNamespace()
-        o.latents = LatentPopulation(self.params, self.bin_width, dt=self.dt)
-        o.lateral = LateralInhibition(o.latents, self.params, propagation=self.lateral)
-        o.lateral.active = self.lateral_inhibition
-        o.streams = StimulusStreams(self.steps, self.bin_width, dt=self.dt)
-        o.latents.onset = linked_var(o.streams, "onset",
-                                     index=np.zeros(self.params.n_latents, dtype=int))
-        o.poisson_counts = o.latents.run_regularly(
-            POISSON_COUNTS, when="before_thresholds", name="poisson_counts")
-        o.poisson_counts.active = self.draw_counts
-        o.membrane_update = o.latents.run_regularly(
-            MEMBRANE_UPDATE, when="after_synapses", name="membrane_update")
-        o.network = Network(o.latents, o.lateral, o.streams, o.streams.onset_reseed,
-                            o.poisson_counts, o.membrane_update)
-        if o.lateral.product is not None:
-            o.lateral.product.operation.active = self.lateral_inhibition
-            o.network.add(o.lateral.product, o.lateral.product.operation)
-        o.onset_reset = None
-        if not self.stream:
-            o.onset_reset = o.latents.run_regularly(       # every step, after the streams
-                STIMULUS_ONSET_RESET, when="start", name="stimulus_onset_reset")
-            o.network.add(o.onset_reset)
+        with float_precision(self.precision):   # the variables' and the code's type
+            o = types.SimpleNamespace()
+            o.latents = LatentPopulation(self.params, self.bin_width, dt=self.dt)
+            o.lateral = LateralInhibition(o.latents, self.params, propagation=self.lateral)
+            o.lateral.active = self.lateral_inhibition
+            o.streams = StimulusStreams(self.steps, self.bin_width, dt=self.dt)
+            o.latents.onset = linked_var(o.streams, "onset",
+                                         index=np.zeros(self.params.n_latents, dtype=int))
+            o.poisson_counts = o.latents.run_regularly(
+                POISSON_COUNTS, when="before_thresholds", name="poisson_counts")
+            o.poisson_counts.active = self.draw_counts
+            o.membrane_update = o.latents.run_regularly(
+                MEMBRANE_UPDATE, when="after_synapses", name="membrane_update")
+            o.network = Network(o.latents, o.lateral, o.streams, o.streams.onset_reseed,
+                                o.poisson_counts, o.membrane_update)
+            if o.lateral.product is not None:
+                o.lateral.product.operation.active = self.lateral_inhibition
+                o.network.add(o.lateral.product, o.lateral.product.operation)
+            o.onset_reset = None
+            if not self.stream:
+                o.onset_reset = o.latents.run_regularly(       # every step, after the streams
+                    STIMULUS_ONSET_RESET, when="start", name="stimulus_onset_reset")
+                o.network.add(o.onset_reset)
         return o
 
     def build_for_stimuli(self, x: np.ndarray, seed: int | None = 0,
@@ -428,7 +435,7 @@ class IPVAENetwork:
 
         Returns
         -------
-        frames : ndarray, shape (N * rows, K)
+        frames : ndarray, shape (N * rows, K), of the network's precision
             The feed-forward drive Phi^T x / sigma^2, one row per stimulus (rows = 1) or
             per movie frame (rows = T): the rows of the drive ``TimedArray``.
         key : int
@@ -441,7 +448,7 @@ class IPVAENetwork:
             raise SimulationInputError(f"first_stimulus must be a non-negative integer, got "
                                        f"{first_stimulus}")
         self.resolve(x.shape[0])
-        drive = self.params.feedforward_drive(x)
+        drive = np.asarray(self.params.feedforward_drive(x), dtype=self.precision)  # rounded
         return drive.reshape(-1, self.params.n_latents), stream_key(seed)
 
     def run(self, x: np.ndarray, seed: int | None = None,
@@ -508,10 +515,11 @@ class IPVAENetwork:
             t_chunk = float(self.network.t)
             report = None if progress is None else self._progress_report(progress, first, n)
             try:
-                self.network.run(n * self.steps * self.bin_width,
-                                 namespace=self.namespace(feedforward, self.objects),
-                                 report=report, report_period=1 * brian2.second,
-                                 profile=self.profile)
+                with float_precision(self.precision):   # code generated at run time
+                    self.network.run(n * self.steps * self.bin_width,
+                                     namespace=self.namespace(feedforward, self.objects),
+                                     report=report, report_period=1 * brian2.second,
+                                     profile=self.profile)
             finally:
                 self.network.remove(*monitors)
             result = self.collect(first_stimulus + first, n, t_chunk, *monitors)

@@ -3,15 +3,18 @@
 - :class:`LatentPopulation`: the K latent neurons (membrane potential u, counts z);
 - :class:`LateralInhibition`: all-to-all synapses W = -Phi^T diag(1/sigma^2) Phi;
 - :class:`LateralProduct`: the same lateral input as one product per step;
-- :class:`StimulusStreams`: one random stream per stimulus.
+- :class:`StimulusStreams`: one random stream per stimulus;
+- :func:`float_precision`: the floating-point type they are built and run in.
 
 How they are scheduled within a step, and run over many stimuli, is
 :class:`~ipvae_brian.models.network.IPVAENetwork`'s business.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
-from brian2 import Function, NeuronGroup, Synapses
+from brian2 import Function, NeuronGroup, Synapses, prefs
 from brian2.devices.device import all_devices, get_device
 
 from ipvae_brian.models.config import LATERAL_PROPAGATIONS
@@ -21,6 +24,42 @@ from ipvae_brian.models.equations import (LATENT_EQUATIONS, LATERAL_MATRIX_PRODU
 from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.functions import LATERAL_PRODUCT_CPP, LATERAL_PRODUCT_CYTHON
 from ipvae_brian.models.parameters import IPVAEParameters
+
+
+@contextlib.contextmanager
+def float_precision(precision: str = "float64"):
+    """Brian2's ``core.default_float_dtype`` set to ``precision`` for the block, then restored.
+
+    The variables of the groups and synapses created in the block (u, lateral, the
+    weights w, the constants u0, b, eta, ...) get this type, and so do the temporaries and
+    literals of the code generated in it (Brian2 reads the preference when it generates a
+    run's code: at ``Network.run`` for the runtime engine, at ``device.build`` for the
+    standalone one). The preferences are process-wide: they are set around every build and
+    run of a network and never left set, so networks of both precisions coexist in a
+    process. The counts z are integers either way. Brian2's ``TimedArray`` always holds
+    float64: a float32 network's drive is rounded to float32 values before it is stored.
+
+    Time stays float64 in float32 networks. Brian2 hoists loop invariants such as
+    ``t - t_chunk`` (the drive's time) into temporaries of the default float type, and a
+    float32 time is off by up to 2^-24 t: from about 2^19 steps into a run (2^19 dt) that
+    exceeds dt / 32, and the drive ``TimedArray`` (rows of T tau, looked up to 1/(16 T) of
+    a row) returns the previous stimulus's row in the first step of a stimulus. So for
+    float32 ``codegen.loop_invariant_optimisations`` is off in the block (the invariants
+    are a few multiplications per neuron, next to the four exp/log1p of the update), and
+    :class:`LatentPopulation` keeps ``t_chunk`` in float64.
+
+    Parameters
+    ----------
+    precision : {"float64", "float32"}
+    """
+    previous = (prefs.core.default_float_dtype, prefs.codegen.loop_invariant_optimisations)
+    prefs.core.default_float_dtype = np.dtype(precision).type
+    if precision != "float64":
+        prefs.codegen.loop_invariant_optimisations = False
+    try:
+        yield
+    finally:
+        prefs.core.default_float_dtype, prefs.codegen.loop_invariant_optimisations = previous
 
 
 class LatentPopulation(NeuronGroup):
@@ -40,7 +79,7 @@ class LatentPopulation(NeuronGroup):
 
     def __init__(self, params: IPVAEParameters, bin_width, dt, name="latents"):
         super().__init__(params.n_latents, LATENT_EQUATIONS, threshold="z > 0", reset="",
-                         dt=dt, name=name)
+                         dt=dt, name=name, dtype={"t_chunk": np.float64})  # time: float64
         self.u0 = params.u0
         self.b = params.bias
         self.eta = params.eta
@@ -133,9 +172,11 @@ class LateralProduct(NeuronGroup):
 
         function = Function(_lateral_product, arg_units=[], return_unit=1, arg_types=[],
                             return_type="integer", stateless=False)
+        real = {np.float64: "double", np.float32: "float"}[
+            np.dtype(latents.variables["lateral"].dtype).type]
         function.implementations.add_implementation("cpp", code=LATERAL_PRODUCT_CPP.format(
             w=f"_dynamic_array_{synapses.name}_w", z=f"_array_{latents.name}_z",
-            lateral=f"_array_{latents.name}_lateral", K=K), name="lateral_product")
+            lateral=f"_array_{latents.name}_lateral", K=K, real=real), name="lateral_product")
         namespace = None
         if get_device() is all_devices["runtime"]:
             namespace = {"_ipvae_weights": weights.get_value(), "_ipvae_counts": counts,

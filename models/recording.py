@@ -4,15 +4,16 @@ Layout (readable with plain h5py; every dataset has ``description`` and ``units`
 attributes; the root has ``format = "ipvae-brian/recording"`` and
 ``format_version``)::
 
-    /                      attrs: seed, mode, bin_width (s), dt (s), steps, stream,
-                           n_stimuli, n_latents, n_pixels, software and Brian2 versions,
-                           command_line, created
+    /                      attrs: seed, mode, precision, bin_width (s), dt (s), steps,
+                           stream, n_stimuli, n_latents, n_pixels, software and Brian2
+                           versions, command_line, created
     /params/...            a copy of the parameters (see models.parameters)
     /stimuli/x             (N, M) images or (N, T, M) movies; attrs: generator, params
                            (JSON) and every scalar generator parameter, image_shape
     /stimuli/labels        (N,) optional
     /counts                (N, T, K) unsigned integers: spike counts z_t, chunked, gzip
-    /u                     (N, T, K) float64, optional: u_t the counts were drawn from
+    /u                     (N, T, K) float64 (float32 at precision float32), optional: u_t
+                           the counts were drawn from
     /reconstructions       (N, T, M) float32, optional: x_hat_t = Phi z_t
     /spikes/{times, neurons, stimuli}   continuous mode: one entry per spike; times in
                            seconds from the onset of the spike's stimulus (stimulus n
@@ -20,6 +21,10 @@ attributes; the root has ``format = "ipvae-brian/recording"`` and
 
 The file is written under a temporary name in the output folder and renamed
 when complete (:func:`ipvae_brian.models.atomic_file.atomic_output`).
+
+Format versions: 1, the first; 2 adds the root attribute ``precision`` (float64 or
+float32, the network's floating-point type; a version-1 file was float64) and stores
+``/u`` in that type.
 """
 from __future__ import annotations
 
@@ -40,7 +45,7 @@ from ipvae_brian.stimuli.input_limits import CheckedDataset, check_dataset, read
 from ipvae_brian.stimuli.stimulus_set import StimulusError, StimulusSet
 
 RECORDING_FORMAT = "ipvae-brian/recording"
-RECORDING_FORMAT_VERSION = 1
+RECORDING_FORMAT_VERSION = 2
 
 
 def _stimulus_attrs(params: dict) -> dict:
@@ -107,7 +112,8 @@ class RecordingWriter:
     steps : int
         T, bins per stimulus.
     attrs : dict
-        Root attributes (seed, mode, bin_width, dt, stream, command_line, ...).
+        Root attributes (seed, mode, precision, bin_width, dt, stream, command_line, ...);
+        ``precision = "float32"`` stores ``/u`` as float32.
     record : iterable of str
         Optional datasets: ``"u"`` and/or ``"recon"``.
     spikes : bool
@@ -180,7 +186,8 @@ class RecordingWriter:
                                        "(stimulus, bin, neuron)")
         counts.attrs["units"] = "spikes per bin"
         if "u" in self.record:
-            u = f.create_dataset("u", shape=(N, T, K), dtype=np.float64,
+            u_dtype = np.float32 if self.attrs.get("precision") == "float32" else np.float64
+            u = f.create_dataset("u", shape=(N, T, K), dtype=u_dtype,
                                  chunks=(chunk_rows, T, K), compression="gzip",
                                  compression_opts=1)
             u.attrs["description"] = ("membrane potential u_t (log firing rate) from which "

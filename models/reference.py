@@ -16,15 +16,29 @@ One bin t (docs/model.md), for a batch of N stimuli at once::
 steps per bin, as :data:`~ipvae_brian.models.equations.MEMBRANE_UPDATE` computes it), so
 that the tests can check that mode's update too.
 
+Precision: every function computes in float64 by default, the reference of the network's
+float64 path; ``dtype=np.float32`` computes every operation in float32 (the constants, the
+drive and u rounded to float32 once), the reference of its float32 path
+(:class:`UpdateConstants` holds the constants of one type, computed once per run).
+
+Random draws: :func:`infer` draws from a numpy ``Generator`` (independent of the network's
+draws, for tests in distribution) or from :class:`NetworkStreams`, the network's own
+per-stimulus streams and Brian2's Poisson algorithm restated here, so that the reference
+draws the network's counts (for tests count by count).
+
 References
 ----------
 Vafaii, Galor & Yates (2025), arXiv:2410.19315, and the authors' ``main/layers.py``.
 """
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 
 from ipvae_brian.models.parameters import IPVAEParameters
+from ipvae_brian.models.random_streams import stimulus_seed, stream_key
 
 
 def softplus(x: np.ndarray) -> np.ndarray:
@@ -32,34 +46,74 @@ def softplus(x: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, x)
 
 
-def membrane_update(params: IPVAEParameters, u: np.ndarray, z: np.ndarray,
-                    drive: np.ndarray, substeps: int = 1) -> np.ndarray:
+@dataclasses.dataclass(frozen=True)
+class UpdateConstants:
+    """The constants of the update in one floating-point type, computed once.
+
+    Attributes
+    ----------
+    W : ndarray, shape (K, K)
+        The lateral weights -Phi^T diag(1/sigma^2) Phi.
+    bias : ndarray, shape (K,)
+    eta, c_u, c_du, u_floor : scalars
+    dtype : numpy.dtype
+        float64 or float32: the type of all of the above and of every operation.
+    """
+
+    W: np.ndarray
+    bias: np.ndarray
+    eta: np.floating
+    c_u: np.floating
+    c_du: np.floating
+    u_floor: np.floating
+    dtype: np.dtype
+
+    @classmethod
+    def of(cls, params: IPVAEParameters, dtype=np.float64) -> "UpdateConstants":
+        """The constants of ``params`` rounded (once, from float64) to ``dtype``."""
+        dtype = np.dtype(dtype)
+        f = dtype.type
+        return cls(W=params.lateral_weights.astype(dtype), bias=params.bias.astype(dtype),
+                   eta=f(params.eta), c_u=f(params.c_u), c_du=f(params.c_du),
+                   u_floor=f(params.u_floor), dtype=dtype)
+
+
+def membrane_update(params, u: np.ndarray, z: np.ndarray, drive: np.ndarray,
+                    substeps: int = 1, dtype=None) -> np.ndarray:
     """u_{t+1} from u_t, the counts z_t and the feed-forward drive Phi^T x / sigma^2.
 
     Parameters
     ----------
-    params : IPVAEParameters
+    params : IPVAEParameters or UpdateConstants
     u, z, drive : ndarray, shape (N, K)
         Membrane potentials, counts of this bin (or step), feed-forward drive.
     substeps : int
         tau / dt: 1 (default) for one bin of the discrete model; n for one step of the
         continuous mode with dt = tau / n, where the drift and the ceiling's pull are
         divided by n and the soft bound on du is shifted by log(n) (docs/model.md).
+    dtype : numpy dtype, optional
+        float64 (default) or float32: the type of every operation (with
+        :class:`UpdateConstants`, theirs). u, z and the drive are rounded to it.
 
     Returns
     -------
-    ndarray, shape (N, K)
+    ndarray, shape (N, K), of that type
     """
-    step_fraction = 1.0 / substeps
-    bound = params.c_du + np.log(substeps)
-    du = params.eta * ((drive - params.bias) * step_fraction + z @ params.lateral_weights)
-    du = bound - softplus(bound - np.maximum(du, params.u_floor))
-    v = np.maximum(u + du, params.u_floor)
-    return np.minimum(v - softplus(v - params.c_u) * step_fraction, params.c_u)
+    c = (params if isinstance(params, UpdateConstants)
+         else UpdateConstants.of(params, np.float64 if dtype is None else dtype))
+    f = c.dtype.type
+    step_fraction = f(1.0 / substeps)
+    bound = f(float(c.c_du) + np.log(substeps))
+    u, drive, z = (np.asarray(a) for a in (u, drive, z))
+    u, drive, z = (a if a.dtype == c.dtype else a.astype(c.dtype) for a in (u, drive, z))
+    du = c.eta * ((drive - c.bias) * step_fraction + z @ c.W)
+    du = bound - softplus(bound - np.maximum(du, c.u_floor))
+    v = np.maximum(u + du, c.u_floor)
+    return np.minimum(v - softplus(v - c.c_u) * step_fraction, c.c_u)
 
 
-def infer(params: IPVAEParameters, x: np.ndarray, steps: int, rng: np.random.Generator,
-          stream: bool = False):
+def infer(params: IPVAEParameters, x: np.ndarray, steps: int, rng, stream: bool = False,
+          dtype=np.float64):
     """Run T bins of inference on N stimuli.
 
     Parameters
@@ -68,37 +122,150 @@ def infer(params: IPVAEParameters, x: np.ndarray, steps: int, rng: np.random.Gen
         Static stimuli or movies (frame t drives bin t).
     steps : int
         T, the number of bins.
-    rng : numpy.random.Generator
+    rng : numpy.random.Generator or NetworkStreams
+        Where the counts are drawn from: a generator (Poisson(exp(u)) of ``dtype``), or
+        the network's streams (stimulus n of ``x`` draws from the stream of stimulus n).
     stream : bool
         If True the stimuli are one continuous sequence: u is carried from the last
         bin of stimulus n to the first bin of stimulus n + 1 (run one after another).
         If False (default) every stimulus starts from u0 (run side by side).
+    dtype : numpy dtype
+        float64 (default) or float32: the type of u, of the drive (rounded from float64)
+        and of every operation of the update.
 
     Returns
     -------
     counts : ndarray, shape (N, T, K), int64
         z_t for every stimulus and bin.
-    u : ndarray, shape (N, T, K)
+    u : ndarray, shape (N, T, K), of ``dtype``
         u_t, the potential the counts of bin t were drawn from.
     """
     x = np.asarray(x, dtype=np.float64)
     N, K = x.shape[0], params.n_latents
+    constants = UpdateConstants.of(params, dtype)
     counts = np.zeros((N, steps, K), dtype=np.int64)
-    potentials = np.zeros((N, steps, K))
-    drive = params.feedforward_drive(x)
+    potentials = np.zeros((N, steps, K), dtype=constants.dtype)
+    drive = params.feedforward_drive(x).astype(constants.dtype)
+    u0 = params.u0.astype(constants.dtype)
     frame = (lambda t: drive[:, t]) if x.ndim == 3 else (lambda t: drive)
     if not stream:
-        u = np.broadcast_to(params.u0, (N, K)).copy()
+        u = np.broadcast_to(u0, (N, K)).copy()
         for t in range(steps):
             potentials[:, t] = u
-            counts[:, t] = rng.poisson(np.exp(u))
-            u = membrane_update(params, u, counts[:, t], frame(t))
+            counts[:, t] = _draw(rng, u, np.arange(N))
+            u = membrane_update(constants, u, counts[:, t], frame(t))
         return counts, potentials
-    u = params.u0[None, :].copy()
+    u = u0[None, :].copy()
     for n in range(N):
         for t in range(steps):
             potentials[n, t] = u[0]
-            counts[n, t] = rng.poisson(np.exp(u[0]))
+            counts[n, t] = _draw(rng, u, np.array([n]))[0]
             d = drive[n, t] if x.ndim == 3 else drive[n]
-            u = membrane_update(params, u, counts[n, t][None], d[None])
+            u = membrane_update(constants, u, counts[n, t][None], d[None])
     return counts, potentials
+
+
+def _draw(rng, u: np.ndarray, stimuli: np.ndarray) -> np.ndarray:
+    """Counts of one bin given u (rows: ``stimuli``, their indices in the set)."""
+    if isinstance(rng, NetworkStreams):
+        return rng.poisson(np.exp(u.astype(np.float64)), stimuli)
+    return rng.poisson(np.exp(u))
+
+
+class NetworkStreams:
+    """The network's random streams and its Poisson draw, so the reference draws its counts.
+
+    Stimulus n of a run with seed s draws from MT19937 seeded with
+    :func:`~ipvae_brian.models.random_streams.stimulus_seed` (stream_key(s), n) (one thread:
+    the runtime engine, and the standalone engine with one thread per simulation), a
+    uniform number being numpy's ``random_sample`` of it (both engines: (a 2^26 + b) / 2^53
+    of two 32-bit words a >> 5, b >> 6), and the neurons of a bin drawing one after another
+    with Brian2's ``poisson()``: the multiplication method below rate 10, PTRS (Hormann
+    1993) from 10 on, restated here from Brian2 2.9's code. The rate is exp(u) evaluated in
+    float64 (from a float32 u: as Brian2's Cython does; its C++ may evaluate exp in float,
+    up to a float32 rounding of the rate apart).
+
+    Parameters
+    ----------
+    seed : int
+        The seed of the network's run.
+    first_stimulus : int
+        Index in the network's run of the first stimulus of the reference's ``x``.
+    """
+
+    def __init__(self, seed: int, first_stimulus: int = 0):
+        self.key = stream_key(seed)
+        self.first = int(first_stimulus)
+        self._streams: dict[int, np.random.RandomState] = {}
+
+    def uniform(self, stimulus: int) -> float:
+        """The next uniform number of a stimulus's stream."""
+        state = self._streams.get(stimulus)
+        if state is None:
+            state = self._streams[stimulus] = np.random.RandomState(
+                stimulus_seed(self.key, self.first + stimulus))
+        return state.random_sample()
+
+    def poisson(self, lam: np.ndarray, stimuli: np.ndarray) -> np.ndarray:
+        """Counts (len(stimuli), K) with rates ``lam`` (float64), neuron by neuron."""
+        counts = np.zeros(lam.shape, dtype=np.int64)
+        for row, stimulus in enumerate(stimuli):
+            for k, rate in enumerate(lam[row]):
+                counts[row, k] = self._one(float(rate), int(stimulus))
+        return counts
+
+    def _one(self, lam: float, stimulus: int) -> int:
+        if lam >= 10:
+            return self._ptrs(lam, stimulus)
+        if lam == 0:
+            return 0
+        enlam, x, prod = math.exp(-lam), 0, 1.0        # multiplication method
+        while True:
+            prod *= self.uniform(stimulus)
+            if prod > enlam:
+                x += 1
+            else:
+                return x
+
+    def _ptrs(self, lam: float, stimulus: int) -> int:
+        slam, loglam = math.sqrt(lam), math.log(lam)
+        b = 0.931 + 2.53 * slam
+        a = -0.059 + 0.02483 * b
+        invalpha = 1.1239 + 1.1328 / (b - 3.4)
+        vr = 0.9277 - 3.6224 / (b - 2)
+        while True:
+            U = self.uniform(stimulus) - 0.5
+            V = self.uniform(stimulus)
+            us = 0.5 - abs(U)
+            k = math.floor((2 * a / us + b) * U + lam + 0.43)
+            if us >= 0.07 and V <= vr:
+                return k
+            if k < 0 or (us < 0.013 and V > us):
+                continue
+            if (math.log(V) + math.log(invalpha) - math.log(a / (us * us) + b)
+                    <= -lam + k * loglam - _loggam(k + 1)):
+                return k
+
+
+def _loggam(x: float) -> float:
+    """log Gamma(x) as Brian2's ``poisson()`` computes it (its ``_loggam``)."""
+    a = (8.333333333333333e-02, -2.777777777777778e-03, 7.936507936507937e-04,
+         -5.952380952380952e-04, 8.417508417508418e-04, -1.917526917526918e-03,
+         6.410256410256410e-03, -2.955065359477124e-02, 1.796443723688307e-01,
+         -1.39243221690590e+00)
+    x0, n = x, 0
+    if x in (1.0, 2.0):
+        return 0.0
+    if x <= 7.0:
+        n = int(7 - x)
+        x0 = x + n
+    x2 = 1.0 / (x0 * x0)
+    gl0 = a[9]
+    for k in range(8, -1, -1):
+        gl0 = gl0 * x2 + a[k]
+    gl = gl0 / x0 + 0.5 * math.log(2 * math.pi) + (x0 - 0.5) * math.log(x0) - x0
+    if x <= 7.0:
+        for _ in range(n):
+            gl -= math.log(x0 - 1.0)
+            x0 -= 1.0
+    return gl

@@ -54,7 +54,7 @@ def run_config(args, steps: int, **fixed):
     options = dict(steps=steps, bin_width=args.bin_width / 1e3,
                    dt=None if dt is None else dt / 1e3, stream=args.stream, record=record,
                    engine=args.engine, lateral=args.lateral, chunk_size=args.chunk_size,
-                   workers=args.workers, scheduler=args.scheduler)
+                   workers=args.workers, scheduler=args.scheduler, precision=args.precision)
     return RunConfig(**{**options, **fixed})
 
 
@@ -148,6 +148,7 @@ def cmd_simulate(args) -> int:
               f"{params.n_latents} neurons, seed {args.seed}\n"
               f"{'  ' + describe_layout(stimuli) + chr(10) if describe_layout(stimuli) else ''}"
               f"{simulation.describe()}\n"
+              f"  precision: {c.precision}\n"
               f"  parameters: {params_source}\n  records: counts"
               f"{', spikes' if c.continuous else ''}{''.join(', ' + r for r in c.record)} -> "
               f"{out}\n  (the first run of a network shape compiles its code: "

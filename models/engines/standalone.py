@@ -65,10 +65,13 @@ from ipvae_brian.models.equations import (LATENT_EQUATIONS, LATERAL_MATRIX_PRODU
                                           LATERAL_ON_PRE, MEMBRANE_UPDATE, POISSON_COUNTS,
                                           STIMULUS_ONSET_RESEED, STIMULUS_STREAM_EQUATIONS)
 from ipvae_brian.models.functions import LATERAL_PRODUCT_CPP
+from ipvae_brian.models.populations import float_precision
 
 #: Changes whenever the generated program changes in a way the build key below cannot
 #: see (e.g. the random streams), so that old builds in the cache are not reused.
-PROGRAM_VERSION = 6
+#: 7: the precision (float64 or float32) is part of the build; the lateral product's
+#: pointers take the network's floating-point type.
+PROGRAM_VERSION = 7
 
 #: Written into a build folder once its program has compiled, with the SHA-256 of the
 #: binary; later builds of the same shape regenerate the code (Brian2 needs its objects)
@@ -84,7 +87,7 @@ def build_directory(net, chunk: int, threads: int) -> str:
     p = net.params
     key = repr((PROGRAM_VERSION, brian2.__version__, p.n_latents, net.steps, net.substeps,
                 chunk, net.movie, net.stream, net.record_u, net.draw_counts,
-                net.lateral_inhibition, net.lateral, net.profile, threads,
+                net.lateral_inhibition, net.lateral, net.profile, threads, net.precision,
                 float(net.bin_width), LATENT_EQUATIONS, MEMBRANE_UPDATE, POISSON_COUNTS,
                 STIMULUS_STREAM_EQUATIONS, STIMULUS_ONSET_RESEED, LATERAL_ON_PRE,
                 LATERAL_MATRIX_PRODUCT, LATERAL_PRODUCT_CPP))
@@ -145,6 +148,9 @@ class StandaloneProgram:
     threads : int
         OpenMP threads (the counts depend on it: one generator per thread).
 
+    The network's ``precision`` is Brian2's default float type while the program is
+    generated and compiled (:func:`~ipvae_brian.models.populations.float_precision`).
+
     Attributes
     ----------
     directory : str
@@ -161,7 +167,7 @@ class StandaloneProgram:
         self.rows = net.steps if net.movie else 1
         os.makedirs(os.path.dirname(self.directory), exist_ok=True)
         start = time.perf_counter()
-        with FileLock(self.directory + ".lock"):
+        with FileLock(self.directory + ".lock"), float_precision(net.precision):
             set_device("cpp_standalone", directory=self.directory, build_on_run=False,
                        with_output=False)
             prefs.devices.cpp_standalone.openmp_threads = self.threads
