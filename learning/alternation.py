@@ -84,10 +84,10 @@ class LearningRule:
         gradient truncated at each window's start (truncated back-propagation through
         time). False: the onset window and one later window drawn at random, which
         weighs the transient (the first ``window`` bins) as much as all later bins.
-    search : bool
-        True: after every epoch's minibatches, one closed-loop coordinate step on a
-        common factor of b and on eta (:mod:`~.closed_loop_search`), on the first
-        ``probe_size`` training stimuli.
+    search_every : int
+        After every ``search_every`` minibatches, one closed-loop coordinate step on a
+        common factor of b and on eta (:mod:`~.closed_loop_search`) on the probe (the
+        first ``probe_size`` training stimuli); 0: never.
     batch_size : int
         B, stimuli per minibatch (one simulation and one Adam step each).
     beta : float
@@ -112,7 +112,7 @@ class LearningRule:
     window: int = 16
     propagate: bool = True
     tile: bool = False
-    search: bool = False
+    search_every: int = 0
     batch_size: int = 100
     beta: float = 1.0
     dictionary_rate: float = 5e-4
@@ -126,6 +126,10 @@ class LearningRule:
     evaluate_at: int = 16
 
     def __post_init__(self):
+        if isinstance(self.search_every, bool) or not isinstance(
+                self.search_every, (int, np.integer)) or self.search_every < 0:
+            raise SimulationInputError(f"search_every must be an integer >= 0, "
+                                       f"got {self.search_every!r}")
         for name in ("steps", "window", "batch_size", "decay", "release", "probe_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -253,12 +257,16 @@ def _seed(*key) -> int:
 
 def run_epoch(params: IPVAEParameters, x_train: np.ndarray, rule: LearningRule,
               simulate: Simulator, state: AdamState, seed: int, epoch: int,
-              progress: Callable[[int], None] | None = None) -> IPVAEParameters:
+              progress: Callable[[int], None] | None = None) -> tuple:
     """One pass over the training stimuli in minibatches (module docstring).
 
     ``state`` (the Adam state, whose step count is the number of minibatches done since
-    the start of learning) is updated in place; returns the new parameters.
+    the start of learning) is updated in place. Returns the new parameters and the
+    products of the factors of b and eta that the closed-loop searches of the epoch took
+    (``rule.search_every``; 1 and 1 without a search).
     """
+    factors = [1.0, 1.0]
+    probe = x_train[:rule.probe_size]
     N = x_train.shape[0]
     order = np.random.default_rng([seed, epoch]).permutation(N)
     batch = min(rule.batch_size, N)
@@ -277,9 +285,14 @@ def run_epoch(params: IPVAEParameters, x_train: np.ndarray, rule: LearningRule,
                                  propagate=rule.propagate)
         else:
             state.steps += 1       # the minibatch counts in the schedule even without a step
+        if rule.search_every and state.steps % rule.search_every == 0:
+            key = _seed(seed, 2 ** 31, 2, state.steps)
+            params, bias_factor, step_factor, _ = search_bias_and_step(
+                params, lambda p: closed_loop_objective(p, probe, simulate, key))
+            factors = [factors[0] * bias_factor, factors[1] * step_factor]
         if progress is not None:
             progress(j + 1)
-    return params
+    return params, factors
 
 
 def evaluate(params: IPVAEParameters, x: np.ndarray, simulate: Simulator, seed: int,
@@ -376,12 +389,8 @@ def learn(params: IPVAEParameters, x_train: np.ndarray, x_test: np.ndarray,
     for epoch in range(len(history), epochs):
         start = time.perf_counter()
         report = None if progress is None else (lambda j, _e=epoch: progress(_e, j))
-        params = run_epoch(params, x_train, rule, simulate, state, seed, epoch, report)
-        factors = (1.0, 1.0)
-        if rule.search:
-            key = _seed(seed, 2 ** 31, 2, epoch)
-            params, *factors, _ = search_bias_and_step(
-                params, lambda p: closed_loop_objective(p, probe, simulate, key))
+        params, factors = run_epoch(params, x_train, rule, simulate, state, seed, epoch,
+                                    report)
         train = evaluate(params, probe, simulate, _seed(seed, 2 ** 31, 0), rule.evaluate_at)
         test = evaluate(params, x_test, simulate, _seed(seed, 2 ** 31, 1), rule.evaluate_at)
         record = EpochRecord(

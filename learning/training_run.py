@@ -96,7 +96,7 @@ class LearningOptions:
         Seed of the initialisation, the minibatch order and the Poisson draws.
     n_train, n_test : int, optional
         Use the first N stimuli of each split (None: all).
-    steps, window, propagate, tile, search, batch_size, beta, dictionary_rate, parameter_rate, decay, clamp_start,
+    steps, window, propagate, tile, search_every, batch_size, beta, dictionary_rate, parameter_rate, decay, clamp_start,
     clamp_final, release, column_norm
         Settings of the :class:`~ipvae_brian.learning.alternation.LearningRule`
         (:meth:`rule`), with its defaults.
@@ -119,7 +119,7 @@ class LearningOptions:
     window: int = alternation.LearningRule.window
     propagate: bool = alternation.LearningRule.propagate
     tile: bool = alternation.LearningRule.tile
-    search: bool = alternation.LearningRule.search
+    search_every: int = alternation.LearningRule.search_every
     batch_size: int = alternation.LearningRule.batch_size
     beta: float = alternation.LearningRule.beta
     dictionary_rate: float = alternation.LearningRule.dictionary_rate
@@ -249,6 +249,8 @@ def run_learning(options: LearningOptions, report: Callable[[str], None] | None 
     rule = options.rule()
     params, history, state = _start_or_resume(options, out, rule, train, report)
     n_batches = max(1, train.n_stimuli // rule.batch_size)
+    search = (f"; a closed-loop search of b and eta every {rule.search_every} minibatches"
+              if rule.search_every else "")
     report(f"Learning K = {options.latents} neurons on {train.name} ({train.n_stimuli:,} "
            f"train, {test.n_stimuli:,} test stimuli, {train.image_shape[0]}x"
            f"{train.image_shape[1]} pixels): {options.epochs} epochs of {n_batches} "
@@ -261,7 +263,7 @@ def run_learning(options: LearningOptions, report: Callable[[str], None] | None 
            f"{rule.parameter_rate} (log sigma, u0, log b, log eta), divided by 1 + j / "
            f"{rule.decay}; clamps from {rule.clamp_start} to {rule.clamp_final} over "
            f"{rule.release} minibatches"
-           f"{'; after every epoch a closed-loop search of b and eta' if rule.search else ''}\n"
+           f"{search}\n"
            f"  the Brian2 network simulates every minibatch ({options.engine} engine); "
            f"parameters are saved to {out} after every epoch (rerun to resume)")
     if history:

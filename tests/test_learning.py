@@ -146,7 +146,7 @@ def test_closed_loop_search_takes_the_factors_that_lower_the_objective_and_no_ot
     assert flat[1:3] == (1.0, 1.0)
     np.testing.assert_array_equal(flat[0].log_bias, params.log_bias)
     x, rule, params = small_problem()
-    rule = alternation.LearningRule(**{**rule.__dict__, "search": True})
+    rule = alternation.LearningRule(**{**rule.__dict__, "search_every": 3})
     learned = alternation.learn(params, x[:60], x[100:], rule, 1, seed=2,
                                 simulate=reference_simulator(rule.steps))
     record = learned.provenance["learning"]["history"][0]

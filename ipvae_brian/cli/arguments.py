@@ -390,10 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="one-step teacher forcing: every bin's potential one update from "
                        "the recorded one (default: the counts held fixed and the potentials "
                        "propagated through each window)")
-    learn.add_argument("--search", action="store_true",
-                       help="after every epoch, one closed-loop step on a common factor of b "
-                       "and on eta: the factors (b: 1/4 to 4, eta: 1/2 to 2) whose network "
-                       "has the lowest free energy on the probe (learning/closed_loop_search.py)")
+    learn.add_argument("--search-every", type=int, default=0, metavar="N",
+                       help="after every N minibatches, one closed-loop step on a common factor "
+                       "of b and on eta: the factors (b: 1/4 to 4, eta: 1/2 to 2) whose network "
+                       "has the lowest free energy on the probe (learning/closed_loop_search.py; "
+                       "default 0: never)")
     learn.add_argument("--tile", action="store_true",
                        help="windows tiling all --steps bins (the mean free energy over every "
                        "bin, gradient truncated at each window's start); default: the onset "
