@@ -20,7 +20,7 @@ seed for every candidate, so differences are not sampling noise) for
 
 and each factor with the lowest J is kept (1 unless a candidate lowers J; a candidate
 with a stimulus that ran away is not taken). It is a coordinate descent step on the same
-objective, taken once per epoch after the minibatches.
+objective, taken after every ``search_every`` minibatches of the alternation.
 """
 from __future__ import annotations
 
