@@ -126,14 +126,13 @@ class LearningRule:
     evaluate_at: int = 16
 
     def __post_init__(self):
-        if isinstance(self.search_every, bool) or not isinstance(
-                self.search_every, (int, np.integer)) or self.search_every < 0:
-            raise SimulationInputError(f"search_every must be an integer >= 0, "
-                                       f"got {self.search_every!r}")
-        for name in ("steps", "window", "batch_size", "decay", "release", "probe_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise SimulationInputError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("steps", "window", "batch_size", "decay", "release", "probe_size",
+                     "search_every"):
+            value, least = getattr(self, name), 0 if name == "search_every" else 1
+            is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+            if not is_int or value < least:
+                what = "a positive integer" if least else "an integer >= 0"
+                raise SimulationInputError(f"{name} must be {what}, got {value!r}")
         if not 2 <= self.window <= self.steps:
             raise SimulationInputError(f"window must be between 2 and steps ({self.steps}), "
                                        f"got {self.window}")
