@@ -54,7 +54,8 @@ from typing import Callable
 import numpy as np
 
 from ipvae_brian.learning.adam import AdamState, step_sizes
-from ipvae_brian.learning.closed_loop_search import search_bias_and_step
+from ipvae_brian.learning.closed_loop_search import (calibrate_bias_and_step,
+                                                      search_bias_and_step)
 from ipvae_brian.learning.recording_fit import fit_windows
 from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.free_energy import free_energy
@@ -331,6 +332,38 @@ def closed_loop_objective(params: IPVAEParameters, x: np.ndarray, simulate: Simu
     if result["runaways"] or not np.isfinite(result["objective"]):
         return float("inf")
     return float(result["objective"])
+
+
+def calibrate(params: IPVAEParameters, x_validation: np.ndarray, x_test: np.ndarray,
+              rule: LearningRule, seed: int, simulate: Simulator) -> IPVAEParameters:
+    """The closing calibration of b and eta on held-out stimuli
+    (:func:`~.closed_loop_search.calibrate_bias_and_step`), recorded in the provenance.
+
+    J is the closed-loop free energy (all ``rule.steps`` bins) on ``x_validation``,
+    training stimuli that were in no minibatch, with one seed for every candidate. The
+    test stimuli are evaluated before and after with the seed of the epochs' evaluation.
+
+    Returns
+    -------
+    IPVAEParameters
+        With ``provenance["learning"]["calibration"]``: ``noise_price_factor`` (c, or None
+        if the fitted b was kept), ``eta_factor``, ``validation_stimuli``,
+        ``objective_validation`` (before, after), ``test_before`` and ``test_after`` (the
+        evaluation's dicts) and every candidate's J (``objectives``).
+    """
+    x_validation = check_training_set(x_validation, params)
+    key = _seed(seed, 2 ** 31, 3)
+    before = evaluate(params, x_test, simulate, _seed(seed, 2 ** 31, 1), rule.evaluate_at)
+    calibrated, price, step, objectives = calibrate_bias_and_step(
+        params, lambda p: closed_loop_objective(p, x_validation, simulate, key))
+    after = evaluate(calibrated, x_test, simulate, _seed(seed, 2 ** 31, 1), rule.evaluate_at)
+    provenance = dict(params.provenance)
+    provenance["learning"] = {**provenance["learning"], "calibration": {
+        "noise_price_factor": price, "eta_factor": step,
+        "validation_stimuli": int(x_validation.shape[0]),
+        "objective_validation": [objectives["fitted"], min(objectives.values())],
+        "test_before": before, "test_after": after, "objectives": objectives}}
+    return calibrated.replace(provenance=provenance)
 
 
 def initial_parameters(n_pixels: int, n_latents: int, rule: LearningRule,

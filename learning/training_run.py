@@ -100,6 +100,13 @@ class LearningOptions:
     clamp_final, release, column_norm
         Settings of the :class:`~ipvae_brian.learning.alternation.LearningRule`
         (:meth:`rule`), with its defaults.
+    calibrate : bool
+        After the last epoch, calibrate b and eta on held-out training stimuli
+        (:func:`~.alternation.calibrate`); a finished run rerun with it is calibrated
+        without learning again.
+    validation : int
+        Held-out stimuli of the calibration: the last ``validation`` of the train split,
+        which must not overlap the first ``n_train``.
     engine : {"auto", "runtime", "standalone"}
         Brian2 engine of the minibatch simulations.
     restart : bool
@@ -129,6 +136,8 @@ class LearningOptions:
     clamp_final: float = alternation.LearningRule.clamp_final
     release: int = alternation.LearningRule.release
     column_norm: float = alternation.LearningRule.column_norm
+    calibrate: bool = False
+    validation: int = 1000
     engine: str = "standalone"
     restart: bool = False
     command_line: str = ""
@@ -169,15 +178,62 @@ class LearningResult:
         return os.path.splitext(self.path)[0] + "_dictionary.png"
 
     def describe(self, figure: str | None = None) -> str:
-        """The closing line: epochs, the last epoch's test numbers, the files written
-        (the parameter file, and ``figure`` if one was drawn)."""
+        """The closing line: epochs, the test numbers of the parameters written (the last
+        epoch's, or the calibration's), the files written (the parameter file, and
+        ``figure`` if one was drawn)."""
         last = self.history[-1]
+        calibration = self.params.provenance["learning"].get("calibration")
+        if calibration:      # the file holds the calibrated parameters
+            test = calibration["test_after"]
+            last = {"objective_test": test["objective"], "r2_last": test["r2_last"],
+                    "zeros_last": test["zeros_last"]}
         written = f"{self.path} and {figure}" if figure else self.path
-        return (f"Done: {len(self.history)} epochs; test free energy "
+        return (f"Done: {len(self.history)} epochs{', calibrated' if calibration else ''}; "
+                f"test free energy "
                 f"{last['objective_test']:.2f} nats per stimulus and bin, R^2 at the last "
                 f"training bin {last['r2_last']:.3f}, {100 * last['zeros_last']:.1f}% zeros. "
                 f"Wrote {written}. Evaluate with: python run_sim.py evaluate --params "
                 f"{self.path}")
+
+
+def validation_set(options: LearningOptions, n_train: int):
+    """The calibration's held-out stimuli: the last ``options.validation`` of the train split
+    (stimuli n - V .. n - 1 of its n), which must come after the ``n_train`` learned from."""
+    name = options.stimuli.split(":", 1)[0]
+    full = catalog.load(f"{name}:train", seed=options.seed)
+    if not 1 <= options.validation <= full.n_stimuli - n_train:
+        raise SimulationInputError(
+            f"--validation {options.validation}: the calibration holds out the last stimuli "
+            f"of the {full.n_stimuli:,} in {name}:train, and {n_train:,} are learned from; "
+            f"use --validation 1 to {full.n_stimuli - n_train:,} or a smaller --n-train")
+    return full.x[full.n_stimuli - options.validation:]
+
+
+def calibration_line(calibration: dict) -> str:
+    """One line on the closing calibration (:func:`~.alternation.calibrate`): the chosen b and
+    eta, the validation objective and the test code before and after.
+
+    Examples
+    --------
+    >>> print(calibration_line({"noise_price_factor": 1.414, "eta_factor": 1.0,
+    ...     "objective_validation": [223.04, 221.78],
+    ...     "test_before": {"objective": 237.7, "r2_early": 0.638, "zeros_early": 0.738,
+    ...                     "r2_last": 0.733, "zeros_last": 0.748},
+    ...     "test_after": {"objective": 236.1, "r2_early": 0.63, "zeros_early": 0.76,
+    ...                    "r2_last": 0.75, "zeros_last": 0.797}}))
+    calibrated: b = 1.414 x the Poisson-noise price, eta x 1; validation free energy 223.04 -> 221.78; test: free energy 237.70 -> 236.10, R^2 t16 0.638 -> 0.630 at 73.8% -> 76.0% zeros, last bin 0.733 -> 0.750 at 74.8% -> 79.7%
+    """
+    c = calibration["noise_price_factor"]
+    price = "b as fitted" if c is None else f"b = {c:.4g} x the Poisson-noise price"
+    before, after = calibration["test_before"], calibration["test_after"]
+    J = calibration["objective_validation"]
+    return (f"calibrated: {price}, eta x {calibration['eta_factor']:.4g}; validation free "
+            f"energy {J[0]:.2f} -> {J[1]:.2f}; test: free energy {before['objective']:.2f} -> "
+            f"{after['objective']:.2f}, R^2 t16 {before['r2_early']:.3f} -> "
+            f"{after['r2_early']:.3f} at {100 * before['zeros_early']:.1f}% -> "
+            f"{100 * after['zeros_early']:.1f}% zeros, last bin {before['r2_last']:.3f} -> "
+            f"{after['r2_last']:.3f} at {100 * before['zeros_last']:.1f}% -> "
+            f"{100 * after['zeros_last']:.1f}%")
 
 
 def _start_or_resume(options: LearningOptions, out: str, rule: alternation.LearningRule,
@@ -196,6 +252,10 @@ def _start_or_resume(options: LearningOptions, out: str, rule: alternation.Learn
                 f"{out} holds K = {params.n_latents}, M = {params.n_pixels}; asked for K = "
                 f"{options.latents}, M = {train.n_pixels}; pass --restart")
         history = learning["history"]
+        if "calibration" in learning and options.epochs > len(history):
+            raise SimulationInputError(
+                f"{out} was calibrated after epoch {len(history)}; it cannot learn on to "
+                f"epoch {options.epochs}: pass --restart, or another --out")
         state = read_state(out)
         if state is None:
             raise SimulationInputError(f"{out} holds no optimiser state ({STATE_GROUP}) to "
@@ -247,6 +307,7 @@ def run_learning(options: LearningOptions, report: Callable[[str], None] | None 
     train, test = training_sets(options.stimuli, options.n_train, options.n_test,
                                 options.seed)
     rule = options.rule()
+    validation = validation_set(options, train.n_stimuli) if options.calibrate else None
     params, history, state = _start_or_resume(options, out, rule, train, report)
     n_batches = max(1, train.n_stimuli // rule.batch_size)
     search = (f"; a closed-loop search of b and eta every {rule.search_every} minibatches"
@@ -290,4 +351,11 @@ def run_learning(options: LearningOptions, report: Callable[[str], None] | None 
     params = alternation.learn(params, train.x, test.x, rule, options.epochs, options.seed,
                                simulate, history=history, state=state, on_epoch=epoch_done,
                                progress=minibatch_done)
+    if validation is not None and "calibration" not in params.provenance["learning"]:
+        report(f"Calibrating b and eta on {validation.shape[0]:,} held-out training stimuli "
+               f"(the closed-loop free energy over {rule.steps} bins)")
+        params = alternation.calibrate(params, validation, test.x, rule, options.seed,
+                                       simulate)
+        params.save(out, extra_groups={STATE_GROUP: state.arrays()})
+        report(calibration_line(params.provenance["learning"]["calibration"]))
     return LearningResult(params=params, path=out, image_shape=train.image_shape)

@@ -196,6 +196,32 @@ def expected_reconstruction_nll(params: IPVAEParameters, x: np.ndarray,
     return _gaussian_nll(params, residual ** 2 + noise)
 
 
+def poisson_noise_price(params: IPVAEParameters) -> np.ndarray:
+    r"""What a unit of rate of neuron k adds to the expected reconstruction term, in nats:
+    ||Phi_k / sigma||^2 / 2, the price of Poisson noise (module docstring).
+
+    .. math:: \frac{\partial}{\partial \lambda_k}
+              \mathbb E_q[-\log \mathcal N(x;\, \Phi z,\, \sigma^2)]\Big|_{\text{noise}}
+              = \tfrac12 \sum_m \Phi_{mk}^2 / \sigma_m^2
+
+    In expectation the dynamics stop where Phi^T diag(sigma^-2) (x - Phi lambda) = b: a
+    non-negative lasso with penalty b_k per unit of rate, so a bias b_k = c times this price
+    charges a spike c times the noise it adds (``docs/learning.md``).
+
+    Returns
+    -------
+    ndarray, shape (K,)
+
+    Examples
+    --------
+    >>> p = IPVAEParameters(Phi=np.array([[0.3], [0.4]]), log_sigma=np.zeros(2),
+    ...                     u0=np.zeros(1), log_bias=np.zeros(1), log_lr=0.0)
+    >>> poisson_noise_price(p)     # (0.09 + 0.16) / 2
+    array([0.125])
+    """
+    return 0.5 * ((params.Phi / params.sigma[:, None]) ** 2).sum(axis=0)
+
+
 def prior_potentials(params: IPVAEParameters, u: np.ndarray,
                      first_prior: np.ndarray | None = None) -> np.ndarray:
     """The log-rates of the prior p_t of every bin: u_{t-1}, and for bin 0 ``first_prior``.

@@ -165,6 +165,11 @@ CASES = {
                                     "--n-train", "40", "--n-test", "10", "--out",
                                     "{d}/learned.h5"], ["--n-train 20 there, 40 now",
                                                         "--restart"]),
+    "learn-validation-overlaps-training": (
+        ["learn", "--stimuli", "digits8", "--latents", "8", "--n-train", "1100", "--n-test",
+         "10", "--calibrate", "--validation", "200", "--out", "{d}/new.h5"],
+        ["--validation 200", "the last stimuli of the 1,200 in digits8:train",
+         "1,100 are learned from", "use --validation 1 to 100"]),
 }
 
 

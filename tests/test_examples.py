@@ -25,7 +25,7 @@ def run_example(name, tmp_path, *args):
 
 def test_every_example_is_tested():
     tested = {"simulate_images.py", "raster_in_memory.py", "brian2_objects.py",
-              "fit_from_recording.py", "learning_front.py",
+              "fit_from_recording.py", "learning_front.py", "poisson_noise_limit.py",
               "synthetic_v1_nwb.py"}    # the last one in tests/test_compare_ephys.py
     assert {f for f in os.listdir(EXAMPLES) if f.endswith(".py")} == tested
 
@@ -48,6 +48,24 @@ def test_learning_front_tabulates_every_file_and_the_sklearn_front(tmp_path):
     assert len(r2) == 6 and r2 == sorted(r2, reverse=True)   # a larger penalty, a worse fit
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert np.isfinite(r2).all()
+
+
+def test_poisson_noise_limit_splits_the_error_into_bias_and_noise(tmp_path):
+    """expected R^2 of the counts = R^2 of the rates - the noise fraction (the identity
+    E||x - Phi z||^2 = ||x - Phi lambda||^2 + sum_k lambda_k ||Phi_k||^2), noise > 0."""
+    import re
+    from ipvae_brian.models.parameters import IPVAEParameters
+    import numpy as np
+    params = IPVAEParameters.random(256, 32, seed=0)
+    params.replace(u0=np.zeros(32)).save(tmp_path / "p.h5")     # about 1 count per bin
+    out = run_example("poisson_noise_limit.py", tmp_path, str(tmp_path / "p.h5"))
+    numbers = dict(re.findall(r"(from the rates|expected from the counts|Poisson noise) "
+                              r"(-?[0-9.]+)", out))
+    assert len(numbers) == 3, out
+    rates, expected = float(numbers["from the rates"]), float(numbers["expected from the counts"])
+    noise = float(numbers["Poisson noise"])
+    assert noise > 0 and abs(rates - noise - expected) <= 0.0015, out
+    assert "t = 8, 20 natural16 test patches" in out
 
 
 def test_simulate_images_gives_counts_r2_and_neo(tmp_path):

@@ -155,6 +155,43 @@ def test_closed_loop_search_takes_the_factors_that_lower_the_objective_and_no_ot
                                                                   (0.5, 2.0)).any()
 
 
+def test_calibration_prices_b_in_poisson_noise_and_keeps_only_what_lowers_the_objective():
+    """b = c ||Phi_k / sigma||^2 / 2 with the c of lowest J, then eta, then c again; a J
+    that nothing lowers keeps the fitted b and eta; the alternation's closing calibration
+    records its choice and J on held-out stimuli, and the chosen J is the lowest tried."""
+    from ipvae_brian.learning.closed_loop_search import (NOISE_PRICE_FACTORS,
+                                                         calibrate_bias_and_step)
+    from ipvae_brian.models.free_energy import poisson_noise_price
+    _, _, params = small_problem()
+    price = poisson_noise_price(params)
+
+    def bowl(p):  # lowest at b = 2^(3/4) x the noise price for every neuron, eta x 1/sqrt 2
+        return (np.sum((np.log(p.bias / price) - 0.75 * np.log(2)) ** 2)
+                + (p.log_lr - params.log_lr + np.log(2) / 2) ** 2)
+    found, c, eta, tried = calibrate_bias_and_step(params, bowl)
+    assert c == pytest.approx(2 ** 0.75) and eta == pytest.approx(2 ** -0.5)
+    np.testing.assert_allclose(found.bias, 2 ** 0.75 * price, rtol=1e-12)
+    assert found.log_lr == pytest.approx(params.log_lr - np.log(2) / 2)
+    assert bowl(found) == pytest.approx(min(tried.values()))
+    assert len(tried) == 1 + 2 * len(NOISE_PRICE_FACTORS) + 4
+    kept, c, eta, tried = calibrate_bias_and_step(
+        params, lambda p: 0.0 if np.array_equal(p.log_bias, params.log_bias) else np.inf)
+    assert (c, eta) == (None, 1.0) and len(tried) == 1 + len(NOISE_PRICE_FACTORS) + 4
+    np.testing.assert_array_equal(kept.log_bias, params.log_bias)
+    x, rule, params = small_problem()
+    learned = alternation.learn(params, x[:60], x[100:], rule, 1, seed=2,
+                                simulate=reference_simulator(rule.steps))
+    calibrated = alternation.calibrate(learned, x[60:100], x[100:], rule, 2,
+                                       reference_simulator(rule.steps))
+    note = calibrated.provenance["learning"]["calibration"]
+    assert note["validation_stimuli"] == 40
+    assert note["objective_validation"][1] <= note["objective_validation"][0]
+    assert note["objective_validation"][1] == min(note["objectives"].values())
+    again = alternation.calibrate(learned, x[60:100], x[100:], rule, 2,
+                                  reference_simulator(rule.steps))
+    np.testing.assert_array_equal(again.log_bias, calibrated.log_bias)
+
+
 def test_clamps_rise_linearly_and_step_sizes_decay():
     rule = alternation.LearningRule(clamp_start=2.0, clamp_final=10.0, release=100, decay=50)
     assert [rule.clamp(j) for j in (0, 50, 100, 500)] == [2.0, 6.0, 10.0, 10.0]

@@ -399,6 +399,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="windows tiling all --steps bins (the mean free energy over every "
                        "bin, gradient truncated at each window's start); default: the onset "
                        "window and one later window drawn at random")
+    learn.add_argument("--calibrate", action="store_true",
+                       help="after the last epoch, set b to c times the Poisson-noise price "
+                       "||Phi_k / sigma||^2 / 2 and scale eta, c and the factor of eta chosen "
+                       "by the lowest closed-loop free energy on held-out training stimuli "
+                       "(learning/closed_loop_search.py); rerunning a finished run with it "
+                       "calibrates it without learning again")
+    learn.add_argument("--validation", type=int, default=1000, metavar="N",
+                       help="held-out stimuli of --calibrate: the last N of the train split "
+                       "(default 1000; they must come after the --n-train learned from)")
     learn.add_argument("--from", dest="recording", default=None, metavar="RECORDING.h5",
                        help="instead of the alternation: one offline fit of the parameters "
                        "to the counts and potentials of a recording written by `simulate "
