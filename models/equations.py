@@ -67,10 +67,16 @@ c_du : 1 (shared, constant)            # soft bound c_du of du
 u_floor : 1 (shared, constant)         # hard floor of u and of du
 t_chunk : second (shared)              # start time of the current chunk of stimuli
 onset : integer (linked)               # 1 in the first step of a stimulus, else 0
+stream_key : integer (linked)          # 32-bit key of the seed (random streams)
+stream_stimulus : integer (linked)     # index of the stimulus of this step (in the whole set)
+stream_step : integer (linked)         # index of this step since that stimulus's onset
 """
 
-#: z_t ~ Poisson(exp(u_t)): exp(u) counts per bin of width tau, i.e. exp(u) dt / tau per step.
-POISSON_COUNTS = "z = poisson(exp(u) * dt / tau)"
+#: z_t ~ Poisson(exp(u_t)): exp(u) counts per bin of width tau, i.e. exp(u) dt / tau per step,
+#: drawn from the counter (seed key, stimulus, step, neuron)
+#: (:data:`~ipvae_brian.models.random_streams.poisson_stream`).
+POISSON_COUNTS = ("z = poisson_stream(exp(u) * dt / tau, stream_key, stream_stimulus, "
+                  "stream_step, i)")
 
 #: One step of the membrane potential (docs/model.md). ``lateral`` = sum_j W_kj z_j = -(Phi^T
 #: Sigma^-1 Phi z)_k; with dt = tau, du = eta (Phi^T x / sigma^2 - Phi^T Sigma^-1 Phi z - b).
@@ -88,7 +94,7 @@ lateral = 0                                         # consumed, refilled in the 
 #: Reset of the potential to the prior at the onset of every stimulus, u <- u0 where
 #: ``onset`` = 1, else unchanged (exact: 1 * u0 + 0 * u = u0, 0 * u0 + 1 * u = u). It runs on
 #: every step, in the same operation as the draw and just before it (unless streaming), on
-#: the clock of the bins: see :data:`STIMULUS_ONSET_RESEED` for why not on a clock of its own.
+#: the clock of the bins: see :data:`STIMULUS_ONSET_COUNT` for why not on a clock of its own.
 STIMULUS_ONSET_RESET = "u = onset * u0 + (1 - onset) * u   # u <- u0 at a stimulus onset\n"
 
 #: The one neuron of :class:`StimulusStreams`: which stimulus starts next, and the seed's key.
@@ -96,19 +102,24 @@ STIMULUS_STREAM_EQUATIONS = """
 stimulus : integer                       # index (in the whole set) of the next stimulus to start
 step_in_stimulus : integer               # steps of dt since the current stimulus's onset
 onset : integer                          # 1 in the first step of a stimulus, else 0
+drawing : integer                        # index of the stimulus whose counts this step draws
+draw_step : integer                      # this step's index since that stimulus's onset
 stream_key : integer (shared, constant)  # 32-bit key of the seed (see stream_key())
 steps_per_stimulus : integer (shared, constant)  # T tau / dt, steps of dt per stimulus
 """
 
 #: Every step (slot ``start``, before the latents' reset and draw): is this the first step
-#: of a stimulus? If so, reseed the generators for it and count it. The onsets are counted
+#: of a stimulus? If so, count it; the step's draws use the counter (stimulus, step) of
+#: ``drawing`` and ``draw_step``. The onsets are counted
 #: in steps on the one clock of the network, not scheduled on a second clock of T tau:
 #: Brian2's standalone program takes two clocks to tick together only if their times
 #: differ by at most 1e-14 s, and i dt and n (T dt) round apart once the run is long
 #: (T = 17 bins of 25 ms: from 64 s on), which moved some onsets one step late.
-STIMULUS_ONSET_RESEED = """
-onset = int(step_in_stimulus == 0)                              # first step of a stimulus?
-stimulus = reseed_poisson_streams(stream_key, stimulus, onset)  # reseed and count it there
+STIMULUS_ONSET_COUNT = """
+onset = int(step_in_stimulus == 0)                # first step of a stimulus?
+drawing = stimulus - 1 + onset                    # the stimulus of this step
+draw_step = step_in_stimulus                      # and the step within it
+stimulus = stimulus + onset                       # counted at its onset
 step_in_stimulus = (step_in_stimulus + 1) % steps_per_stimulus
 """
 

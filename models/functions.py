@@ -4,7 +4,7 @@
 - the bodies of ``lateral_product()`` (:class:`~ipvae_brian.models.populations.LateralProduct`,
   the lateral term as one product per step), formatted with the Brian2 names of the arrays.
 
-The random streams' reseeding function is in :mod:`ipvae_brian.models.random_streams`.
+The counter-based Poisson draw is in :mod:`ipvae_brian.models.random_streams`.
 """
 from __future__ import annotations
 

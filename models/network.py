@@ -52,9 +52,9 @@ Order of operations within one step (Brian2 scheduling slots):
 =====================  ===============================================================
 slot                   what happens
 =====================  ===============================================================
-``start``              at the onset of each stimulus: u <- u0 (not in streaming mode),
-                       and the random generators are reseeded for this stimulus
-``before_thresholds``  z = poisson(exp(u) dt / tau), the counts of this step
+``start``              at the onset of each stimulus: u <- u0 (not in streaming mode);
+                       the stimulus and step that this step's random counters name
+``before_thresholds``  z ~ Poisson(exp(u) dt / tau), the counts of this step
 ``thresholds``         neurons with z > 0 emit a spike event (continuous mode records
                        the events with their z)
 ``before_synapses``    discrete mode records z of every neuron
@@ -78,19 +78,14 @@ on a second clock of T tau: Brian2's standalone program runs two clocks together
 their times differ by at most 1e-14 s, and i dt and n (T dt) round apart in long runs
 (T = 17 bins of 25 ms: from 64 s on), which made some stimuli start one step late.
 
-Random streams: one per stimulus. At the onset of stimulus n (its index in the
-whole set, not in the chunk) a one-neuron :class:`StimulusStreams` group
-reseeds the generators that Brian2's ``poisson()`` draws from with
-:func:`stimulus_seed` of (seed, n); the draws of a stimulus therefore depend
-on the seed and its index only, so the counts are bit-for-bit the same
-whatever the chunk size, the number of processes the stimuli are spread over
-and their order (in streaming mode too: u still carries over from the previous
-stimulus, but each stimulus draws from its own stream). Both engines draw with
-MT19937 seeded by the same 32-bit value: the runtime engine (Cython) from
-numpy's global ``RandomState`` through a 20,000-number buffer that the reseed
-empties, the standalone engine from one ``std::mt19937`` per OpenMP thread, so
-there the counts also depend on the number of threads (recorded as
-``threads``; one thread per simulation is the reproducible setting).
+Random streams: one per stimulus, from a counter. The count of neuron k in step s of
+stimulus n (its index in the whole set, not in the chunk) is drawn by
+:data:`~ipvae_brian.models.random_streams.poisson_stream` from a hash of (seed key, n,
+s, k); the one-neuron :class:`StimulusStreams` group tells the latents n and s. The
+counts are therefore bit-for-bit the same whatever the chunk size, the engine, the
+number of threads and processes the stimuli are spread over and their order (in
+streaming mode too: u still carries over from the previous stimulus, but each stimulus
+draws from its own stream).
 
 Precision: ``RunConfig.precision`` (float64 or float32) is the type of the variables and of
 the generated code (:func:`~ipvae_brian.models.populations.float_precision`, set around
@@ -116,7 +111,7 @@ from ipvae_brian.models.functions import softplus
 from ipvae_brian.models.parameters import IPVAEParameters, count_dtype
 from ipvae_brian.models.populations import (LatentPopulation, LateralInhibition,
                                             StimulusStreams, float_precision)
-from ipvae_brian.models.random_streams import reseed_poisson_streams, stream_key
+from ipvae_brian.models.random_streams import poisson_stream, stream_key
 from ipvae_brian.models.stimulus_array import check_run_stimuli
 
 
@@ -297,14 +292,17 @@ class IPVAENetwork:
             o.lateral = LateralInhibition(o.latents, self.params, propagation=self.lateral)
             o.lateral.active = self.lateral_inhibition
             o.streams = StimulusStreams(self.steps, self.bin_width, dt=self.dt)
-            o.latents.onset = linked_var(o.streams, "onset",
-                                         index=np.zeros(self.params.n_latents, dtype=int))
+            one = np.zeros(self.params.n_latents, dtype=int)   # every latent reads neuron 0
+            o.latents.onset = linked_var(o.streams, "onset", index=one)
+            o.latents.stream_key = linked_var(o.streams, "stream_key")
+            o.latents.stream_stimulus = linked_var(o.streams, "drawing", index=one)
+            o.latents.stream_step = linked_var(o.streams, "draw_step", index=one)
             o.poisson_counts = o.latents.run_regularly(
                 POISSON_COUNTS, when="before_thresholds", name="poisson_counts")
             o.poisson_counts.active = self.draw_counts
             o.membrane_update = o.latents.run_regularly(
                 MEMBRANE_UPDATE, when="after_synapses", name="membrane_update")
-            o.network = Network(o.latents, o.lateral, o.streams, o.streams.onset_reseed,
+            o.network = Network(o.latents, o.lateral, o.streams, o.streams.onset_count,
                                 o.poisson_counts, o.membrane_update)
             if o.lateral.product is not None:
                 o.lateral.product.operation.active = self.lateral_inhibition
@@ -411,7 +409,7 @@ class IPVAENetwork:
         p = self.params
         names = {"feedforward": feedforward, "softplus": softplus, "tau": self.bin_width,
                  "bound_shift": float(np.log(self.substeps)),
-                 "reseed_poisson_streams": reseed_poisson_streams}
+                 "poisson_stream": poisson_stream}
         if objects.lateral.product is not None:
             names["lateral_product"] = objects.lateral.product.function
         return names
@@ -466,9 +464,9 @@ class IPVAENetwork:
         ----------
         x : ndarray, shape (N, M), or (N, T, M) for movies
         seed : int, optional
-            Seed of the Poisson draws. Stimulus n draws from its own stream, seeded
-            from (seed, n) at its onset (:func:`stimulus_seed`), so the same seed,
-            engine and number of threads give the same counts bit for bit, whatever
+            Seed of the Poisson draws. Stimulus n draws from its own counter-based
+            stream of (seed, n) (:mod:`~ipvae_brian.models.random_streams`), so the same
+            seed gives the same counts bit for bit, whatever the engine, the threads,
             the chunk size or the split of the set over processes. None: fresh entropy.
         progress : callable, optional
             Called with the number of stimuli of ``x`` done so far (a float).

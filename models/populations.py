@@ -20,7 +20,7 @@ from brian2.devices.device import all_devices, get_device
 from ipvae_brian.models.config import LATERAL_PROPAGATIONS
 from ipvae_brian.models.equations import (LATENT_EQUATIONS, LATERAL_MATRIX_PRODUCT,
                                           LATERAL_ON_PRE, LATERAL_SYNAPSE_MODEL,
-                                          STIMULUS_ONSET_RESEED, STIMULUS_STREAM_EQUATIONS)
+                                          STIMULUS_ONSET_COUNT, STIMULUS_STREAM_EQUATIONS)
 from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.functions import LATERAL_PRODUCT_CPP, LATERAL_PRODUCT_CYTHON
 from ipvae_brian.models.parameters import IPVAEParameters
@@ -197,11 +197,14 @@ class StimulusStreams(NeuronGroup):
 
     Its ``run_regularly`` operation (every step, slot ``start``, order -1: before the
     latents' reset and Poisson draw) sets ``onset`` to 1 in the first step of a stimulus
-    (``step_in_stimulus`` = 0) and 0 elsewhere, and at an onset reseeds the generators of
-    Brian2's ``rand()``/``poisson()`` from (seed key, stimulus index) and counts the
-    stimulus. The latents read ``onset`` through a linked variable. Set ``stimulus`` to the
-    global index of the first stimulus of a run and ``stream_key`` to :func:`stream_key`
-    of the seed; a run starts at an onset (``step_in_stimulus`` = 0).
+    (``step_in_stimulus`` = 0) and 0 elsewhere, ``drawing`` and ``draw_step`` to the index
+    of the step's stimulus (in the whole set) and of the step within it, and counts the
+    stimulus at its onset. The latents read ``onset``, ``stream_key``, ``drawing`` and
+    ``draw_step`` through linked variables; their counts are
+    :data:`~ipvae_brian.models.random_streams.poisson_stream` of the counter (key,
+    stimulus, step, neuron). Set ``stimulus`` to the global index of the first stimulus of
+    a run and ``stream_key`` to :func:`stream_key` of the seed; a run starts at an onset
+    (``step_in_stimulus`` = 0).
 
     Parameters
     ----------
@@ -214,6 +217,6 @@ class StimulusStreams(NeuronGroup):
     def __init__(self, steps: int, bin_width, dt, name="stimulus_streams"):
         super().__init__(1, STIMULUS_STREAM_EQUATIONS, dt=dt, name=name)
         self.steps_per_stimulus = int(steps) * int(round(float(bin_width / dt)))
-        self.add_attribute("onset_reseed")
-        self.onset_reseed = self.run_regularly(
-            STIMULUS_ONSET_RESEED, when="start", order=-1, name=name + "_onset_reseed")
+        self.add_attribute("onset_count")
+        self.onset_count = self.run_regularly(
+            STIMULUS_ONSET_COUNT, when="start", order=-1, name=name + "_onset_count")

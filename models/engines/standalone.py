@@ -12,8 +12,8 @@ cache folder and reruns the same binary for every chunk of stimuli with
   ``lateral.w``, so another parameter file of the same shape reuses the build (the
   learning schedule changes the clamps every minibatch);
 - the random streams: the key of the seed and the index of the chunk's first
-  stimulus (``stimulus_streams.stream_key`` and ``.stimulus``); the program reseeds
-  its generators at every stimulus onset (see :mod:`ipvae_brian.models.random_streams`);
+  stimulus (``stimulus_streams.stream_key`` and ``.stimulus``), from which every count's
+  counter follows (see :mod:`ipvae_brian.models.random_streams`);
 - in streaming mode the starting potential ``latents.u``.
 
 Build once, run many times, in any number of processes:
@@ -63,15 +63,17 @@ from brian2.utils.filelock import FileLock
 
 from ipvae_brian.models.equations import (LATENT_EQUATIONS, LATERAL_MATRIX_PRODUCT,
                                           LATERAL_ON_PRE, MEMBRANE_UPDATE, POISSON_COUNTS,
-                                          STIMULUS_ONSET_RESEED, STIMULUS_STREAM_EQUATIONS)
+                                          STIMULUS_ONSET_COUNT, STIMULUS_STREAM_EQUATIONS)
 from ipvae_brian.models.functions import LATERAL_PRODUCT_CPP
 from ipvae_brian.models.populations import float_precision
+from ipvae_brian.models.random_streams import GENERATOR
 
 #: Changes whenever the generated program changes in a way the build key below cannot
 #: see (e.g. the random streams), so that old builds in the cache are not reused.
 #: 7: the precision (float64 or float32) is part of the build; the lateral product's
-#: pointers take the network's floating-point type.
-PROGRAM_VERSION = 7
+#: pointers take the network's floating-point type. 8: counts from the counter-based
+#: generator (no reseeding).
+PROGRAM_VERSION = 8
 
 #: Written into a build folder once its program has compiled, with the SHA-256 of the
 #: binary; later builds of the same shape regenerate the code (Brian2 needs its objects)
@@ -89,8 +91,8 @@ def build_directory(net, chunk: int, threads: int) -> str:
                 chunk, net.movie, net.stream, net.record_u, net.draw_counts,
                 net.lateral_inhibition, net.lateral, net.profile, threads, net.precision,
                 float(net.bin_width), LATENT_EQUATIONS, MEMBRANE_UPDATE, POISSON_COUNTS,
-                STIMULUS_STREAM_EQUATIONS, STIMULUS_ONSET_RESEED, LATERAL_ON_PRE,
-                LATERAL_MATRIX_PRODUCT, LATERAL_PRODUCT_CPP))
+                STIMULUS_STREAM_EQUATIONS, STIMULUS_ONSET_COUNT, LATERAL_ON_PRE,
+                LATERAL_MATRIX_PRODUCT, LATERAL_PRODUCT_CPP, GENERATOR))
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     root = os.path.dirname(prefs.codegen.runtime.cython.cache_dir)
     return os.path.join(root, "standalone", f"K{p.n_latents}_T{net.steps}_C{chunk}_{digest}")
@@ -146,7 +148,7 @@ class StandaloneProgram:
     chunk : int
         Stimuli per run (shorter runs are padded with zero drive).
     threads : int
-        OpenMP threads (the counts depend on it: one generator per thread).
+        OpenMP threads (the counts do not depend on it: counter-based draws).
 
     The network's ``precision`` is Brian2's default float type while the program is
     generated and compiled (:func:`~ipvae_brian.models.populations.float_precision`).
