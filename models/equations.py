@@ -18,8 +18,8 @@ Symbols (names in the strings in brackets):
 - z_k [``z``]: its integer spike count in the current step;
 - x: the stimulus (M pixels); Phi (M x K): the dictionary; sigma (M,): the per-pixel
   standard deviation of the likelihood;
-- I_ff = Phi^T x / sigma^2 [``I_ff``, read from the ``TimedArray`` ``feedforward``]: the
-  feed-forward drive, fixed while the stimulus is;
+- I_ff = Phi^T x / sigma^2 [``I_ff``, read from the ``TimedArray`` ``feedforward`` every
+  step by :data:`FEEDFORWARD_DRIVE`]: the feed-forward drive, fixed while the stimulus is;
 - W = -(Phi^T diag(1/sigma^2) Phi) [``w`` of the lateral synapses]: lateral weights, the
   diagonal is self-inhibition; [``lateral``] = sum_j W_kj z_j, this step's lateral input;
 - b = exp(log_bias) [``b``]: a per-neuron drive toward silence; eta = exp(log_lr)
@@ -58,7 +58,7 @@ LATENT_EQUATIONS = """
 u : 1                                  # membrane potential u_k: log firing rate, log(counts/bin)
 z : integer                            # spike count z_k of the current step (bin)
 lateral : 1                            # lateral input sum_j W_kj z_j of this step (synapses)
-I_ff = feedforward(t - t_chunk, i) : 1  # feed-forward drive (Phi^T x / sigma^2)_k of the stimulus
+I_ff : 1                               # feed-forward drive (Phi^T x / sigma^2)_k of the step
 u0 : 1 (constant)                      # prior log-rate u0_k, where u starts for every stimulus
 b : 1 (constant)                       # bias b_k = exp(log_bias_k), a drive toward silence
 eta : 1 (shared, constant)             # step size eta = exp(log_lr)
@@ -77,6 +77,11 @@ stream_step : integer (linked)         # index of this step since that stimulus'
 #: (:data:`~ipvae_brian.models.random_streams.poisson_stream`).
 POISSON_COUNTS = ("z = poisson_stream(exp(u) * dt / tau, stream_key, stream_stimulus, "
                   "stream_step, i)")
+
+#: The feed-forward drive of this step, read from the ``TimedArray`` ``feedforward`` (one row
+#: per stimulus or movie frame) just before the membrane update, in an operation of its own:
+#: the lookup's indexed, bounds-checked load kept the compiler from vectorising the update.
+FEEDFORWARD_DRIVE = "I_ff = feedforward(t - t_chunk, i)"
 
 #: One step of the membrane potential (docs/model.md). ``lateral`` = sum_j W_kj z_j = -(Phi^T
 #: Sigma^-1 Phi z)_k; with dt = tau, du = eta (Phi^T x / sigma^2 - Phi^T Sigma^-1 Phi z - b).

@@ -61,7 +61,8 @@ slot                   what happens
 ``synapses``           the lateral input: each event adds w_ij z_j to ``lateral`` of
                        every neuron i, or (``lateral="matrix"``) one product per step
                        writes lateral_i = sum_j W_ij z_j for all i at once
-``after_synapses``     the membrane update, then ``lateral`` <- 0
+``after_synapses``     the drive I_ff of this step, the membrane update, then
+                       ``lateral`` <- 0
 =====================  ===============================================================
 
 The lateral propagation exploits the sparse counts (the paper reports 37% to 77%
@@ -105,7 +106,8 @@ from brian2 import (Network, SpikeMonitor, StateMonitor, TimedArray, linked_var,
                     second)
 
 from ipvae_brian.models.config import RunConfig, standalone_threads
-from ipvae_brian.models.equations import MEMBRANE_UPDATE, POISSON_COUNTS, STIMULUS_ONSET_RESET
+from ipvae_brian.models.equations import (FEEDFORWARD_DRIVE, MEMBRANE_UPDATE, POISSON_COUNTS,
+                                          STIMULUS_ONSET_RESET)
 from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.functions import softplus
 from ipvae_brian.models.parameters import IPVAEParameters, count_dtype
@@ -300,10 +302,12 @@ class IPVAENetwork:
             o.poisson_counts = o.latents.run_regularly(
                 POISSON_COUNTS, when="before_thresholds", name="poisson_counts")
             o.poisson_counts.active = self.draw_counts
+            o.feedforward_drive = o.latents.run_regularly(     # just before the update
+                FEEDFORWARD_DRIVE, when="after_synapses", order=-1, name="feedforward_drive")
             o.membrane_update = o.latents.run_regularly(
                 MEMBRANE_UPDATE, when="after_synapses", name="membrane_update")
             o.network = Network(o.latents, o.lateral, o.streams, o.streams.onset_count,
-                                o.poisson_counts, o.membrane_update)
+                                o.poisson_counts, o.feedforward_drive, o.membrane_update)
             if o.lateral.product is not None:
                 o.lateral.product.operation.active = self.lateral_inhibition
                 o.network.add(o.lateral.product, o.lateral.product.operation)

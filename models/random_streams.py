@@ -31,6 +31,11 @@ _LOGGAM_A = (8.333333333333333e-02, -2.777777777777778e-03, 7.936507936507937e-0
              -1.39243221690590e+00)
 
 
+#: Terms of the Poisson CDF that every draw below rate 10 compares its uniform with, without
+#: branches (the search continues past them only where the count is at least this).
+FIXED_TERMS = 8
+
+
 def stream_key(seed: int | None) -> int:
     """The 32-bit key of a seed (any non-negative int, or None for fresh entropy), as the
     int32 that Brian2 stores: the first word of ``numpy.random.SeedSequence(seed)``."""
@@ -95,8 +100,12 @@ def poisson_counts(lam, key, stimulus, step, neuron) -> np.ndarray:
     p = np.exp(-lam)
     cdf = p.copy()
     k = np.zeros(lam.shape, dtype=np.int64)
-    active = np.flatnonzero((lam < 10) & (u > cdf))
-    while active.size:                       # CDF inversion: the first k with u <= F(k)
+    for j in range(1, FIXED_TERMS + 1):      # k = #{j < 8: F(j) < u}, without branches
+        k += u > cdf
+        p *= lam * (1.0 / j)
+        cdf += p
+    active = np.flatnonzero((lam < 10) & (k == FIXED_TERMS) & (u > cdf) & (p > 0))
+    while active.size:                       # the tail: the first k with u <= F(k)
         k[active] += 1
         p[active] *= lam[active] / k[active]
         cdf[active] += p[active]
@@ -149,13 +158,15 @@ def _loggam(x: float) -> float:
     return float(gl)
 
 
-_CPP = """
+#: C++ (standalone) code of ``poisson_stream()`` (part of the standalone build key).
+POISSON_STREAM_CPP = """
 static inline uint64_t _ipvae_mix64(uint64_t z)
 {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
 }
+static const double _ipvae_inverse[%(J)d + 1] = {%(INV)s};   // 1 / j
 static inline double _ipvae_uniform(uint64_t base, uint64_t j)
 {
     return (double)(_ipvae_mix64(base + (j + 1) * 0x9E3779B97F4A7C15ULL) >> 11) * 1.1102230246251565e-16;
@@ -204,15 +215,24 @@ static inline int32_t poisson_stream(double lam, int32_t key, int32_t stimulus, 
     const double u = _ipvae_uniform(base, 0);
     double p = exp(-lam), cdf = p;
     int32_t k = 0;
-    while (u > cdf && p > 0)                 // CDF inversion: the first k with u <= F(k)
+    #pragma GCC unroll 8
+    for (int32_t j = 1; j <= %(J)d; j++)      // k = #{j < 8: F(j) < u}, without branches
     {
-        k++;
-        p *= lam / k;
+        k += (u > cdf);
+        p *= lam * _ipvae_inverse[j];
         cdf += p;
     }
+    if (k == %(J)d)                           // the tail: the first k with u <= F(k)
+        while (u > cdf && p > 0)
+        {
+            k++;
+            p *= lam / k;
+            cdf += p;
+        }
     return k;
 }
-""" % {"A": ", ".join(repr(a) for a in _LOGGAM_A)}
+""" % {"A": ", ".join(repr(a) for a in _LOGGAM_A), "J": FIXED_TERMS,
+       "INV": ", ".join(["0.0"] + [repr(1.0 / j) for j in range(1, FIXED_TERMS + 1)])}
 
 _CYTHON = """
 ctypedef unsigned long long _ipvae_u64
@@ -271,18 +291,23 @@ cdef int poisson_stream(double lam, int key, int stimulus, int step, int neuron)
     cdef _ipvae_u64 stream = _ipvae_mix64((<_ipvae_u64><unsigned int>key << 32) | <unsigned int>stimulus)
     cdef _ipvae_u64 base = _ipvae_mix64(stream ^ ((<_ipvae_u64><unsigned int>step << 32) | <unsigned int>neuron))
     cdef double u, p, cdf
-    cdef int k = 0
+    cdef int k = 0, j
     if lam >= 10:
         return _ipvae_ptrs(lam, base)
     u = _ipvae_uniform(base, 0)
     p = exp(-lam)
     cdf = p
-    while u > cdf and p > 0:
-        k += 1
-        p *= lam / k
+    for j in range(1, %(J)d + 1):
+        k += u > cdf
+        p *= lam * (1.0 / j)
         cdf += p
+    if k == %(J)d:
+        while u > cdf and p > 0:
+            k += 1
+            p *= lam / k
+            cdf += p
     return k
-""" % {"A": ", ".join(repr(a) for a in _LOGGAM_A)}
+""" % {"A": ", ".join(repr(a) for a in _LOGGAM_A), "J": FIXED_TERMS}
 
 
 def _poisson_stream(lam, key, stimulus, step, neuron):
@@ -296,6 +321,7 @@ def _poisson_stream(lam, key, stimulus, step, neuron):
 poisson_stream = Function(_poisson_stream, arg_units=[1, 1, 1, 1, 1], return_unit=1,
                           arg_types=["float", "integer", "integer", "integer", "integer"],
                           return_type="integer", stateless=True)
-poisson_stream.implementations.add_implementation("cpp", code=_CPP, name="poisson_stream")
+poisson_stream.implementations.add_implementation("cpp", code=POISSON_STREAM_CPP,
+                                                  name="poisson_stream")
 poisson_stream.implementations.add_implementation("cython", code=_CYTHON,
                                                   name="poisson_stream")
