@@ -48,7 +48,11 @@ Symbols (names in the strings in brackets):
 - [``t_chunk``]: start time of the current chunk of stimuli (the drive is indexed from it);
 - [``onset``]: 1 in the first step of a stimulus, else 0, counted in steps by the one neuron
   of ``StimulusStreams`` ([``step_in_stimulus``], [``steps_per_stimulus``] = T tau / dt) and
-  read by the latents through a linked variable.
+  read by the latents through a linked variable;
+- [``lanes``], [``lane``], [``neuron``]: a network may simulate ``lanes`` stimuli side by
+  side (``RunConfig.lanes``), lanes x K latent neurons; latent i is neuron i mod K of the
+  stimulus in lane i div K, which draws from that stimulus's counters
+  ([``stream_stimulus``] + lane). With one lane, neuron = i and lane = 0.
 
 The strings are used by :mod:`ipvae_brian.models.populations` (the groups and synapses)
 and :mod:`ipvae_brian.models.network` (the operations and their scheduling slots).
@@ -70,13 +74,21 @@ onset : integer (linked)               # 1 in the first step of a stimulus, else
 stream_key : integer (linked)          # 32-bit key of the seed (random streams)
 stream_stimulus : integer (linked)     # index of the stimulus of this step (in the whole set)
 stream_step : integer (linked)         # index of this step since that stimulus's onset
+neuron : integer (constant)            # k, the neuron's index in its stimulus's K (i mod K)
+lane : integer (constant)              # which of the stimuli side by side it serves (i div K)
 """
 
 #: z_t ~ Poisson(exp(u_t)): exp(u) counts per bin of width tau, i.e. exp(u) dt / tau per step,
-#: drawn from the counter (seed key, stimulus, step, neuron)
-#: (:data:`~ipvae_brian.models.random_streams.poisson_stream`).
-POISSON_COUNTS = ("z = poisson_stream(exp(u) * dt / tau, stream_key, stream_stimulus, "
-                  "stream_step, i)")
+#: drawn from the counter (seed key, stimulus, step, neuron) in two passes
+#: (:mod:`~ipvae_brian.models.random_streams`): ``poisson_head`` draws every count below 8
+#: (rate below 10) without branches, so that it vectorises, and leaves -1 elsewhere, which
+#: ``poisson_finish`` (:data:`POISSON_COUNTS_FINISH`) redraws with the whole algorithm.
+POISSON_COUNTS = ("z = poisson_head(exp(u) * dt / tau, stream_key, stream_stimulus + lane, "
+                  "stream_step, neuron)")
+
+#: The second pass of the draw: z where it is a count, else the whole draw (see above).
+POISSON_COUNTS_FINISH = ("z = poisson_finish(z, u, dt / tau, stream_key, stream_stimulus + lane, "
+                         "stream_step, neuron)")
 
 #: The feed-forward drive of this step, read from the ``TimedArray`` ``feedforward`` (one row
 #: per stimulus or movie frame) just before the membrane update, in an operation of its own:
@@ -103,14 +115,17 @@ lateral = 0                                         # consumed, refilled in the 
 STIMULUS_ONSET_RESET = "u = onset * u0 + (1 - onset) * u   # u <- u0 at a stimulus onset\n"
 
 #: The one neuron of :class:`StimulusStreams`: which stimulus starts next, and the seed's key.
+#: Every variable is shared, so the latents read them as scalars (an indexed read of a
+#: linked per-neuron variable kept the compiler from vectorising the draw).
 STIMULUS_STREAM_EQUATIONS = """
-stimulus : integer                       # index (in the whole set) of the next stimulus to start
-step_in_stimulus : integer               # steps of dt since the current stimulus's onset
-onset : integer                          # 1 in the first step of a stimulus, else 0
-drawing : integer                        # index of the stimulus whose counts this step draws
-draw_step : integer                      # this step's index since that stimulus's onset
+stimulus : integer (shared)              # index (in the whole set) of the next stimulus to start
+step_in_stimulus : integer (shared)      # steps of dt since the current stimulus's onset
+onset : integer (shared)                 # 1 in the first step of a stimulus, else 0
+drawing : integer (shared)               # index of the stimulus (of lane 0) this step draws for
+draw_step : integer (shared)             # this step's index since that stimulus's onset
 stream_key : integer (shared, constant)  # 32-bit key of the seed (see stream_key())
 steps_per_stimulus : integer (shared, constant)  # T tau / dt, steps of dt per stimulus
+lanes : integer (shared, constant)       # stimuli side by side (stimulus + lane in lane lane)
 """
 
 #: Every step (slot ``start``, before the latents' reset and draw): is this the first step
@@ -122,9 +137,9 @@ steps_per_stimulus : integer (shared, constant)  # T tau / dt, steps of dt per s
 #: (T = 17 bins of 25 ms: from 64 s on), which moved some onsets one step late.
 STIMULUS_ONSET_COUNT = """
 onset = int(step_in_stimulus == 0)                # first step of a stimulus?
-drawing = stimulus - 1 + onset                    # the stimulus of this step
+drawing = stimulus + (onset - 1) * lanes          # the stimulus (lane 0) of this step
 draw_step = step_in_stimulus                      # and the step within it
-stimulus = stimulus + onset                       # counted at its onset
+stimulus = stimulus + onset * lanes               # counted at its onset
 step_in_stimulus = (step_in_stimulus + 1) % steps_per_stimulus
 """
 

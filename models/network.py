@@ -54,9 +54,10 @@ slot                   what happens
 =====================  ===============================================================
 ``start``              at the onset of each stimulus: u <- u0 (not in streaming mode);
                        the stimulus and step that this step's random counters name
-``before_thresholds``  z ~ Poisson(exp(u) dt / tau), the counts of this step
+``before_thresholds``  z ~ Poisson(exp(u) dt / tau), the counts of this step (two passes)
 ``thresholds``         neurons with z > 0 emit a spike event (continuous mode records
-                       the events with their z)
+                       the events with their z; only with event-driven synapses or in
+                       continuous mode)
 ``before_synapses``    discrete mode records z of every neuron
 ``synapses``           the lateral input: each event adds w_ij z_j to ``lateral`` of
                        every neuron i, or (``lateral="matrix"``) one product per step
@@ -81,8 +82,8 @@ their times differ by at most 1e-14 s, and i dt and n (T dt) round apart in long
 
 Random streams: one per stimulus, from a counter. The count of neuron k in step s of
 stimulus n (its index in the whole set, not in the chunk) is drawn by
-:data:`~ipvae_brian.models.random_streams.poisson_stream` from a hash of (seed key, n,
-s, k); the one-neuron :class:`StimulusStreams` group tells the latents n and s. The
+the network's two-pass draw (:mod:`~ipvae_brian.models.random_streams`) from a hash of
+(seed key, n, s, k); the one-neuron :class:`StimulusStreams` group tells the latents n and s. The
 counts are therefore bit-for-bit the same whatever the chunk size, the engine, the
 number of threads and processes the stimuli are spread over and their order (in
 streaming mode too: u still carries over from the previous stimulus, but each stimulus
@@ -107,13 +108,13 @@ from brian2 import (Network, SpikeMonitor, StateMonitor, TimedArray, linked_var,
 
 from ipvae_brian.models.config import RunConfig, standalone_threads
 from ipvae_brian.models.equations import (FEEDFORWARD_DRIVE, MEMBRANE_UPDATE, POISSON_COUNTS,
-                                          STIMULUS_ONSET_RESET)
+                                          POISSON_COUNTS_FINISH, STIMULUS_ONSET_RESET)
 from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.functions import softplus
 from ipvae_brian.models.parameters import IPVAEParameters, count_dtype
 from ipvae_brian.models.populations import (LatentPopulation, LateralInhibition,
                                             StimulusStreams, float_precision)
-from ipvae_brian.models.random_streams import poisson_stream, stream_key
+from ipvae_brian.models.random_streams import poisson_finish, poisson_head, stream_key
 from ipvae_brian.models.stimulus_array import check_run_stimuli
 
 
@@ -243,6 +244,11 @@ class IPVAENetwork:
     lateral_reason = property(lambda self: self.config.lateral_reason)
 
     @property
+    def lanes(self) -> int:
+        """Stimuli simulated side by side (:attr:`RunConfig.lanes`; 1 unless resolved so)."""
+        return self.config.lanes or 1
+
+    @property
     def bin_width(self):
         """tau as a Brian2 quantity."""
         return self.config.bin_width * second
@@ -290,24 +296,30 @@ class IPVAENetwork:
             raise RuntimeError('resolve lateral="auto" with resolve(n_stimuli) before building')
         with float_precision(self.precision):   # the variables' and the code's type
             o = types.SimpleNamespace()
-            o.latents = LatentPopulation(self.params, self.bin_width, dt=self.dt)
-            o.lateral = LateralInhibition(o.latents, self.params, propagation=self.lateral)
+            o.latents = LatentPopulation(   # spike events: only for synapses or spike times
+                self.params, self.bin_width, dt=self.dt, lanes=self.lanes,
+                spike_events=self.lateral == "synapses" or self.continuous)
+            o.lateral = LateralInhibition(o.latents, self.params, propagation=self.lateral,
+                                          lanes=self.lanes)
             o.lateral.active = self.lateral_inhibition
-            o.streams = StimulusStreams(self.steps, self.bin_width, dt=self.dt)
-            one = np.zeros(self.params.n_latents, dtype=int)   # every latent reads neuron 0
-            o.latents.onset = linked_var(o.streams, "onset", index=one)
+            o.streams = StimulusStreams(self.steps, self.bin_width, dt=self.dt,
+                                        lanes=self.lanes)
+            o.latents.onset = linked_var(o.streams, "onset")       # shared: scalars
             o.latents.stream_key = linked_var(o.streams, "stream_key")
-            o.latents.stream_stimulus = linked_var(o.streams, "drawing", index=one)
-            o.latents.stream_step = linked_var(o.streams, "draw_step", index=one)
+            o.latents.stream_stimulus = linked_var(o.streams, "drawing")
+            o.latents.stream_step = linked_var(o.streams, "draw_step")
             o.poisson_counts = o.latents.run_regularly(
                 POISSON_COUNTS, when="before_thresholds", name="poisson_counts")
-            o.poisson_counts.active = self.draw_counts
+            o.poisson_finish = o.latents.run_regularly(
+                POISSON_COUNTS_FINISH, when="before_thresholds", order=1, name="poisson_finish")
+            o.poisson_counts.active = o.poisson_finish.active = self.draw_counts
             o.feedforward_drive = o.latents.run_regularly(     # just before the update
                 FEEDFORWARD_DRIVE, when="after_synapses", order=-1, name="feedforward_drive")
             o.membrane_update = o.latents.run_regularly(
                 MEMBRANE_UPDATE, when="after_synapses", name="membrane_update")
             o.network = Network(o.latents, o.lateral, o.streams, o.streams.onset_count,
-                                o.poisson_counts, o.feedforward_drive, o.membrane_update)
+                                o.poisson_counts, o.poisson_finish, o.feedforward_drive,
+                                o.membrane_update)
             if o.lateral.product is not None:
                 o.lateral.product.operation.active = self.lateral_inhibition
                 o.network.add(o.lateral.product, o.lateral.product.operation)
@@ -413,7 +425,7 @@ class IPVAENetwork:
         p = self.params
         names = {"feedforward": feedforward, "softplus": softplus, "tau": self.bin_width,
                  "bound_shift": float(np.log(self.substeps)),
-                 "poisson_stream": poisson_stream}
+                 "poisson_head": poisson_head, "poisson_finish": poisson_finish}
         if objects.lateral.product is not None:
             names["lateral_product"] = objects.lateral.product.function
         return names
@@ -491,6 +503,9 @@ class IPVAENetwork:
         if self.engine == "auto":
             self.config = self.config.replace(
                 engine="runtime", engine_reason="IPVAENetwork.run: Brian2's runtime device")
+        if self.lanes > 1:
+            raise SimulationInputError("stimuli side by side (lanes > 1) run on the standalone "
+                                       "engine only")
         frames, key = self.prepare(x, seed, initial_u, first_stimulus)
         rows = self.steps if self.movie else 1
         n_stimuli = len(frames) // rows
@@ -542,10 +557,11 @@ class IPVAENetwork:
         Bins after the chunk's ``n`` stimuli (padding of a fixed-size standalone chunk)
         are dropped.
         """
-        K, T, sub = self.params.n_latents, self.steps, self.substeps
-        if not self.continuous:        # z of every bin and neuron, (bins, K), as recorded
-            z = np.asarray(counts_monitor.variables["z"].get_value())[:n * T]
-            counts = z.reshape(n, T, K).astype(count_dtype(self.params))
+        K, T, sub, B = self.params.n_latents, self.steps, self.substeps, self.lanes
+        groups = -(-n // B)            # lanes: B stimuli per group, side by side
+        if not self.continuous:        # z of every bin and neuron, (bins, B K), as recorded
+            z = np.asarray(counts_monitor.variables["z"].get_value())[:groups * T]
+            counts = _unlaned(z, groups, T, B, K)[:n].astype(count_dtype(self.params))
         else:                          # spike events with their z
             t = np.asarray(counts_monitor.t_)
             step = np.rint((t - t_chunk if t_chunk else t) / float(self.dt)).astype(np.int64)
@@ -557,7 +573,8 @@ class IPVAENetwork:
             counts = counts.astype(count_dtype(self.params))
         u = None
         if u_monitor is not None:
-            u = np.asarray(u_monitor.variables["u"].get_value())[:n * T].reshape(n, T, K)
+            u = np.asarray(u_monitor.variables["u"].get_value())[:groups * T]
+            u = _unlaned(u, groups, T, B, K)[:n]
         if not self.continuous:
             return ChunkResult(first=first, counts=counts, u=u)
         # a step with z > 1 holds z spikes at the same time (the start of the step)
@@ -584,6 +601,21 @@ class IPVAENetwork:
         stream large ones to a file.
         """
         return concatenate_chunks(self.run(x, seed=seed, **kwargs))
+
+
+def laned(drive: np.ndarray, lanes: int) -> np.ndarray:
+    """The drive rows (n, K) of stimuli laid side by side: (ceil(n / lanes), lanes K), row g
+    holding stimuli g lanes .. g lanes + lanes - 1 (the last row padded with zero drive)."""
+    n, K = drive.shape
+    groups = -(-n // lanes)
+    out = np.zeros((groups * lanes, K), dtype=drive.dtype)
+    out[:n] = drive
+    return out.reshape(groups, lanes * K)
+
+
+def _unlaned(values: np.ndarray, groups: int, T: int, lanes: int, K: int) -> np.ndarray:
+    """Recorded (groups T, lanes K) values of stimuli side by side as (groups lanes, T, K)."""
+    return values.reshape(groups, T, lanes, K).transpose(0, 2, 1, 3).reshape(-1, T, K)
 
 
 def concatenate_chunks(chunks) -> tuple[np.ndarray, np.ndarray | None]:

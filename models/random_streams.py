@@ -1,7 +1,7 @@
 """Random streams: every count drawn from a counter, so counts depend on nothing but the seed.
 
 The count of neuron k in step s of stimulus n (its index in the whole set) under seed key
-c is a pure function of (c, n, s, k) and the rate: :data:`poisson_stream` hashes the four
+c is a pure function of (c, n, s, k) and the rate: ``poisson_stream`` hashes the four
 integers with SplitMix64's finaliser into uniform numbers (a counter-based generator, as in
 Salmon et al. 2011, "Parallel random numbers: as easy as 1, 2, 3") and turns the first of
 them into a Poisson count by inverting the CDF (below rate 10; PTRS, Hormann 1993, from 10
@@ -73,7 +73,10 @@ def counter_uniform(base: np.ndarray, j: int) -> np.ndarray:
 
 def poisson_counts(lam, key, stimulus, step, neuron) -> np.ndarray:
     """Poisson(lam) counts of the counters (key, stimulus, step, neuron): the numpy twin
-    of :data:`poisson_stream` (same counts, bit for bit; arguments broadcast).
+    of the network's draw (:data:`poisson_head` and :data:`poisson_finish`; the same counts
+    except where the uniform falls within a few units in the last place of a CDF term,
+    as the vectorised exp of the C++ version may differ from numpy's there; arguments
+    broadcast).
 
     Parameters
     ----------
@@ -158,7 +161,7 @@ def _loggam(x: float) -> float:
     return float(gl)
 
 
-#: C++ (standalone) code of ``poisson_stream()`` (part of the standalone build key).
+#: C++ of ``poisson_stream()``, the whole draw (the support code of the two passes below).
 POISSON_STREAM_CPP = """
 static inline uint64_t _ipvae_mix64(uint64_t z)
 {
@@ -310,18 +313,77 @@ cdef int poisson_stream(double lam, int key, int stimulus, int step, int neuron)
 """ % {"A": ", ".join(repr(a) for a in _LOGGAM_A), "J": FIXED_TERMS}
 
 
-def _poisson_stream(lam, key, stimulus, step, neuron):
-    """numpy target of :data:`poisson_stream`."""
+#: C++ of the draw in two passes, so that the common case vectorises: ``poisson_head``
+#: without branches (the hash, exp and the first :data:`FIXED_TERMS` CDF terms; -1 where
+#: the count is at least 8 or the rate at least 10), then ``poisson_finish``, which keeps
+#: a count and redraws a -1 with the whole :func:`poisson_counts` algorithm.
+POISSON_HEAD_CPP = POISSON_STREAM_CPP + """
+static inline int32_t poisson_head(double lam, int32_t key, int32_t stimulus, int32_t step,
+                                   int32_t neuron)
+{
+    const uint64_t stream = _ipvae_mix64(((uint64_t)(uint32_t)key << 32) | (uint32_t)stimulus);
+    const uint64_t base = _ipvae_mix64(stream ^ (((uint64_t)(uint32_t)step << 32) | (uint32_t)neuron));
+    const double u = _ipvae_uniform(base, 0);
+    double p = exp(-lam), cdf = p;
+    int32_t k = 0;
+    for (int32_t j = 1; j <= %(J)d; j++)
+    {
+        k += (u > cdf);
+        p *= lam * _ipvae_inverse[j];
+        cdf += p;
+    }
+    return (k == %(J)d || lam >= 10) ? -1 : k;
+}
+""" % {"J": FIXED_TERMS}
+POISSON_FINISH_CPP = POISSON_STREAM_CPP + """
+static inline int32_t poisson_finish(int32_t z, double u, double scale, int32_t key,
+                                     int32_t stimulus, int32_t step, int32_t neuron)
+{
+    return z >= 0 ? z : poisson_stream(exp(u) * scale, key, stimulus, step, neuron);
+}
+"""
+_CYTHON_TWO_PASSES = """
+cdef int poisson_head(double lam, int key, int stimulus, int step, int neuron):
+    return poisson_stream(lam, key, stimulus, step, neuron)
+
+cdef int poisson_finish(int z, double u, double scale, int key, int stimulus, int step,
+                        int neuron):
+    if z >= 0:
+        return z
+    return poisson_stream(exp(u) * scale, key, stimulus, step, neuron)
+"""
+
+
+def _poisson_head(lam, key, stimulus, step, neuron):
+    """numpy target of :data:`poisson_head` (the whole draw: never -1)."""
     return poisson_counts(lam, key, stimulus, step, neuron)
 
 
-#: Brian2 function ``poisson_stream(lam, key, stimulus, step, neuron)``: the Poisson(lam)
-#: count of the counter (key, stimulus, step, neuron), C++ and Cython (and numpy) versions
-#: of :func:`poisson_counts`. Pure (the same arguments give the same count).
-poisson_stream = Function(_poisson_stream, arg_units=[1, 1, 1, 1, 1], return_unit=1,
-                          arg_types=["float", "integer", "integer", "integer", "integer"],
+def _poisson_finish(z, u, scale, key, stimulus, step, neuron):
+    """numpy target of :data:`poisson_finish`."""
+    z = np.asarray(z)
+    redraw = poisson_counts(np.exp(u) * scale, key, stimulus, step, neuron)
+    return np.where(z >= 0, z, redraw)
+
+
+#: Brian2 function ``poisson_head(lam, key, stimulus, step, neuron)``: the Poisson(lam) count
+#: of the counter (key, stimulus, step, neuron) (:func:`poisson_counts`), or -1 where the C++
+#: version leaves it to :data:`poisson_finish` (count >= 8 or lam >= 10). Pure.
+poisson_head = Function(_poisson_head, arg_units=[1, 1, 1, 1, 1], return_unit=1,
+                        arg_types=["float", "integer", "integer", "integer", "integer"],
+                        return_type="integer", stateless=True)
+poisson_head.implementations.add_implementation("cpp", code=POISSON_HEAD_CPP,
+                                                name="poisson_head")
+poisson_head.implementations.add_implementation("cython", code=_CYTHON + _CYTHON_TWO_PASSES,
+                                                name="poisson_head")
+
+#: Brian2 function ``poisson_finish(z, u, scale, key, stimulus, step, neuron)``: z where z >= 0,
+#: else the count of rate exp(u) scale from the counter (the whole algorithm). Pure.
+poisson_finish = Function(_poisson_finish, arg_units=[1, 1, 1, 1, 1, 1, 1], return_unit=1,
+                          arg_types=["integer", "float", "float", "integer", "integer",
+                                     "integer", "integer"],
                           return_type="integer", stateless=True)
-poisson_stream.implementations.add_implementation("cpp", code=POISSON_STREAM_CPP,
-                                                  name="poisson_stream")
-poisson_stream.implementations.add_implementation("cython", code=_CYTHON,
-                                                  name="poisson_stream")
+poisson_finish.implementations.add_implementation("cpp", code=POISSON_FINISH_CPP,
+                                                  name="poisson_finish")
+poisson_finish.implementations.add_implementation("cython", code=_CYTHON + _CYTHON_TWO_PASSES,
+                                                  name="poisson_finish")

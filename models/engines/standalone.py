@@ -64,10 +64,12 @@ from brian2.utils.filelock import FileLock
 from ipvae_brian.models.equations import (FEEDFORWARD_DRIVE, LATENT_EQUATIONS,
                                           LATERAL_MATRIX_PRODUCT, LATERAL_ON_PRE,
                                           MEMBRANE_UPDATE, POISSON_COUNTS,
+                                          POISSON_COUNTS_FINISH,
                                           STIMULUS_ONSET_COUNT, STIMULUS_STREAM_EQUATIONS)
-from ipvae_brian.models.functions import LATERAL_PRODUCT_CPP
+from ipvae_brian.models.functions import LATERAL_PRODUCT_CPP, LATERAL_PRODUCT_LANES_CPP
+from ipvae_brian.models.network import laned
 from ipvae_brian.models.populations import float_precision
-from ipvae_brian.models.random_streams import POISSON_STREAM_CPP
+from ipvae_brian.models.random_streams import POISSON_FINISH_CPP, POISSON_HEAD_CPP
 
 #: Changes whenever the generated program changes in a way the build key below cannot
 #: see (e.g. the random streams), so that old builds in the cache are not reused.
@@ -112,7 +114,9 @@ def build_directory(net, chunk: int, threads: int) -> str:
                 float(net.bin_width), LATENT_EQUATIONS, MEMBRANE_UPDATE, POISSON_COUNTS,
                 FEEDFORWARD_DRIVE, COMPILE_ARGS,
                 STIMULUS_STREAM_EQUATIONS, STIMULUS_ONSET_COUNT, LATERAL_ON_PRE,
-                LATERAL_MATRIX_PRODUCT, LATERAL_PRODUCT_CPP, POISSON_STREAM_CPP))
+                LATERAL_MATRIX_PRODUCT, LATERAL_PRODUCT_CPP, POISSON_HEAD_CPP,
+                POISSON_FINISH_CPP, POISSON_COUNTS_FINISH, net.lanes,
+                LATERAL_PRODUCT_LANES_CPP))
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     root = os.path.dirname(prefs.codegen.runtime.cython.cache_dir)
     return os.path.join(root, "standalone", f"K{p.n_latents}_T{net.steps}_C{chunk}_{digest}")
@@ -170,6 +174,9 @@ class StandaloneProgram:
     threads : int
         OpenMP threads (the counts do not depend on it: counter-based draws).
 
+    With stimuli side by side (``net.lanes`` > 1) one run simulates ceil(chunk / lanes)
+    groups of lanes stimuli, the drive laid out by :func:`~ipvae_brian.models.network.laned`.
+
     The network's ``precision`` is Brian2's default float type while the program is
     generated and compiled (:func:`~ipvae_brian.models.populations.float_precision`).
 
@@ -185,6 +192,8 @@ class StandaloneProgram:
 
     def __init__(self, net, chunk: int, threads: int):
         self.chunk, self.threads = int(chunk), int(threads)
+        self.lanes = net.lanes
+        self.groups = -(-self.chunk // self.lanes)     # one run: groups of lanes side by side
         self.directory = build_directory(net, self.chunk, self.threads)
         self.rows = net.steps if net.movie else 1
         os.makedirs(os.path.dirname(self.directory), exist_ok=True)
@@ -197,12 +206,13 @@ class StandaloneProgram:
             self.device = get_device()
             try:
                 K = net.params.n_latents
-                self.feedforward = TimedArray(np.zeros((self.chunk * self.rows, K)),
-                                              dt=net.frame_dt(), name="feedforward")
+                self.feedforward = TimedArray(
+                    np.zeros((self.groups * self.rows, self.lanes * K)), dt=net.frame_dt(),
+                    name="feedforward")
                 self.objects = net.build_objects()
                 self.monitors = net.monitors(self.objects.latents)
                 self.objects.network.add(*self.monitors)
-                self.objects.network.run(self.chunk * net.steps * net.bin_width,
+                self.objects.network.run(self.groups * net.steps * net.bin_width,
                                          namespace=net.namespace(self.feedforward, self.objects),
                                          profile=net.profile)
                 # the code of a shape is the same in every build (the folder is named by
@@ -260,7 +270,10 @@ class StandaloneProgram:
                                "was built in this process since")
         p = net.params
         o = self.objects
-        run_args = {self.feedforward: drive, o.latents.u0: p.u0, o.latents.b: p.bias,
+        if self.lanes > 1:
+            drive = laned(drive, self.lanes)
+        run_args = {self.feedforward: drive, o.latents.u0: np.tile(p.u0, self.lanes),
+                    o.latents.b: np.tile(p.bias, self.lanes),
                     o.latents.eta: p.eta, o.latents.c_u: p.c_u, o.latents.c_du: p.c_du,
                     o.latents.u_floor: p.u_floor,
                     o.lateral.w: p.lateral_weights[self.post, self.pre],
