@@ -9,6 +9,7 @@ The model
   - :mod:`~ipvae_brian.models.functions`, :mod:`~ipvae_brian.models.random_streams`: the
     Brian2 functions the equations call (softplus, the lateral product, the counter-based Poisson draw);
   - :mod:`~ipvae_brian.models.populations`: the groups and synapses;
+  - :mod:`~ipvae_brian.models.lanes`: the layout of stimuli simulated side by side;
   - :mod:`~ipvae_brian.models.network`: the network, its scheduling, the runtime engine;
   - :mod:`~ipvae_brian.models.free_energy`: the free energy of a recording;
   - :mod:`~ipvae_brian.models.reference`: the plain numpy update, used to test the network.

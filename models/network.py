@@ -66,28 +66,20 @@ slot                   what happens
                        ``lateral`` <- 0
 =====================  ===============================================================
 
-The lateral propagation exploits the sparse counts (the paper reports 37% to 77%
-zeros): either formulation of :class:`LateralInhibition` costs (number of neurons
-with a non-zero count) x K multiply-adds per step, not K^2.
+The lateral term exploits the sparse counts (37% to 77% zeros in the paper): either
+formulation costs (neurons with a non-zero count) x K multiply-adds per step, not K^2.
 
-Many stimuli run back to back in one long ``Network.run`` per chunk of
-stimuli (``Network.run`` costs ~0.2 s of ``gc.collect()`` per call, so never one
-run per stimulus): the feed-forward drive of the chunk is a 2-D ``TimedArray``
-(one row per stimulus, or per frame for movies) and a ``run_regularly``
-operation resets u where the one-neuron :class:`StimulusStreams` marks the first step of
-a stimulus. Onsets are counted in steps of the one clock of the network, never scheduled
-on a second clock of T tau: Brian2's standalone program runs two clocks together only if
-their times differ by at most 1e-14 s, and i dt and n (T dt) round apart in long runs
-(T = 17 bins of 25 ms: from 64 s on), which made some stimuli start one step late.
+Many stimuli run back to back in one long ``Network.run`` per chunk (``Network.run``
+costs ~0.2 s of ``gc.collect()`` per call): the drive of the chunk is a 2-D ``TimedArray``
+(one row per stimulus, or per movie frame) and an operation resets u where the one-neuron
+:class:`StimulusStreams` marks the first step of a stimulus, counted in steps of the one
+clock (a second clock of T tau drifts apart from it in long standalone runs:
+docs/model.md).
 
-Random streams: one per stimulus, from a counter. The count of neuron k in step s of
-stimulus n (its index in the whole set, not in the chunk) is drawn by
-the network's two-pass draw (:mod:`~ipvae_brian.models.random_streams`) from a hash of
-(seed key, n, s, k); the one-neuron :class:`StimulusStreams` group tells the latents n and s. The
-counts are therefore bit-for-bit the same whatever the chunk size, the engine, the
-number of threads and processes the stimuli are spread over and their order (in
-streaming mode too: u still carries over from the previous stimulus, but each stimulus
-draws from its own stream).
+Random streams: the count of neuron k in step s of stimulus n (in the whole set) is
+drawn from a hash of (seed key, n, s, k) (:mod:`~ipvae_brian.models.random_streams`), so
+the counts do not depend on the chunks, lanes, engine, threads, processes or order. With
+``lanes`` B > 1, B stimuli run side by side in B x K latents (:mod:`~ipvae_brian.models.lanes`).
 
 Precision: ``RunConfig.precision`` (float64 or float32) is the type of the variables and of
 the generated code (:func:`~ipvae_brian.models.populations.float_precision`, set around
@@ -111,6 +103,7 @@ from ipvae_brian.models.equations import (FEEDFORWARD_DRIVE, MEMBRANE_UPDATE, PO
                                           POISSON_COUNTS_FINISH, STIMULUS_ONSET_RESET)
 from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.functions import softplus
+from ipvae_brian.models.lanes import unlaned
 from ipvae_brian.models.parameters import IPVAEParameters, count_dtype
 from ipvae_brian.models.populations import (LatentPopulation, LateralInhibition,
                                             StimulusStreams, float_precision)
@@ -237,16 +230,12 @@ class IPVAENetwork:
     engine = property(lambda self: self.config.engine)
     lateral = property(lambda self: self.config.lateral)
     precision = property(lambda self: self.config.precision)
+    lanes = property(lambda self: self.config.lanes or 1)    # stimuli side by side
     lateral_inhibition = property(lambda self: self.config.lateral_inhibition)
     draw_counts = property(lambda self: self.config.draw_counts)
     pad_chunks = property(lambda self: self.config.pad_chunks)
     engine_reason = property(lambda self: self.config.engine_reason)
     lateral_reason = property(lambda self: self.config.lateral_reason)
-
-    @property
-    def lanes(self) -> int:
-        """Stimuli simulated side by side (:attr:`RunConfig.lanes`; 1 unless resolved so)."""
-        return self.config.lanes or 1
 
     @property
     def bin_width(self):
@@ -561,7 +550,7 @@ class IPVAENetwork:
         groups = -(-n // B)            # lanes: B stimuli per group, side by side
         if not self.continuous:        # z of every bin and neuron, (bins, B K), as recorded
             z = np.asarray(counts_monitor.variables["z"].get_value())[:groups * T]
-            counts = _unlaned(z, groups, T, B, K)[:n].astype(count_dtype(self.params))
+            counts = unlaned(z, groups, T, B, K)[:n].astype(count_dtype(self.params))
         else:                          # spike events with their z
             t = np.asarray(counts_monitor.t_)
             step = np.rint((t - t_chunk if t_chunk else t) / float(self.dt)).astype(np.int64)
@@ -574,7 +563,7 @@ class IPVAENetwork:
         u = None
         if u_monitor is not None:
             u = np.asarray(u_monitor.variables["u"].get_value())[:groups * T]
-            u = _unlaned(u, groups, T, B, K)[:n]
+            u = unlaned(u, groups, T, B, K)[:n]
         if not self.continuous:
             return ChunkResult(first=first, counts=counts, u=u)
         # a step with z > 1 holds z spikes at the same time (the start of the step)
@@ -601,21 +590,6 @@ class IPVAENetwork:
         stream large ones to a file.
         """
         return concatenate_chunks(self.run(x, seed=seed, **kwargs))
-
-
-def laned(drive: np.ndarray, lanes: int) -> np.ndarray:
-    """The drive rows (n, K) of stimuli laid side by side: (ceil(n / lanes), lanes K), row g
-    holding stimuli g lanes .. g lanes + lanes - 1 (the last row padded with zero drive)."""
-    n, K = drive.shape
-    groups = -(-n // lanes)
-    out = np.zeros((groups * lanes, K), dtype=drive.dtype)
-    out[:n] = drive
-    return out.reshape(groups, lanes * K)
-
-
-def _unlaned(values: np.ndarray, groups: int, T: int, lanes: int, K: int) -> np.ndarray:
-    """Recorded (groups T, lanes K) values of stimuli side by side as (groups lanes, T, K)."""
-    return values.reshape(groups, T, lanes, K).transpose(0, 2, 1, 3).reshape(-1, T, K)
 
 
 def concatenate_chunks(chunks) -> tuple[np.ndarray, np.ndarray | None]:

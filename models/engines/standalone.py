@@ -67,7 +67,7 @@ from ipvae_brian.models.equations import (FEEDFORWARD_DRIVE, LATENT_EQUATIONS,
                                           POISSON_COUNTS_FINISH,
                                           STIMULUS_ONSET_COUNT, STIMULUS_STREAM_EQUATIONS)
 from ipvae_brian.models.functions import LATERAL_PRODUCT_CPP, LATERAL_PRODUCT_LANES_CPP
-from ipvae_brian.models.network import laned
+from ipvae_brian.models.lanes import laned
 from ipvae_brian.models.populations import float_precision
 from ipvae_brian.models.random_streams import POISSON_FINISH_CPP, POISSON_HEAD_CPP
 
@@ -175,7 +175,7 @@ class StandaloneProgram:
         OpenMP threads (the counts do not depend on it: counter-based draws).
 
     With stimuli side by side (``net.lanes`` > 1) one run simulates ceil(chunk / lanes)
-    groups of lanes stimuli, the drive laid out by :func:`~ipvae_brian.models.network.laned`.
+    groups of lanes stimuli, the drive laid out by :func:`~ipvae_brian.models.lanes.laned`.
 
     The network's ``precision`` is Brian2's default float type while the program is
     generated and compiled (:func:`~ipvae_brian.models.populations.float_precision`).
