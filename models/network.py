@@ -111,7 +111,6 @@ from ipvae_brian.models.random_streams import poisson_finish, poisson_head, stre
 from ipvae_brian.models.stimulus_array import check_run_stimuli
 
 
-
 @dataclasses.dataclass
 class ChunkResult:
     """What the network produced for a block of consecutive stimuli.
