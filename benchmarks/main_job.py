@@ -30,6 +30,12 @@ fraction of zero counts (from the numpy float64 peer) is printed beside it.
     python benchmarks/main_job.py --quick          # smoke test, under a minute
     python benchmarks/main_job.py                  # K = 512, N = 10,000, T = 128 (~15 min)
     python benchmarks/main_job.py --sizes 128:10000,2048:2000 --no-cold
+    python benchmarks/main_job.py --sizes 512:10000,128:10000,2048:2000 --continuous 200
+
+Continuous mode (``--continuous N``): ours only (the peers have no continuous mode), the
+whole command with ``--mode continuous --dt tau/8`` (``--substeps``) on N stimuli at the
+first size, reported as wall seconds per simulated second (N T tau simulated; second run)
+and against the discrete run of the same stimuli.
 
 The machines this runs on are shared and noisy: compare the ratios of one run.
 """
@@ -147,6 +153,28 @@ def measure_size(K, N, T, params_path, caches, cold, torch_threads, folder) -> d
     return result
 
 
+def measure_continuous(K, N, T, params_path, cache, substeps, folder) -> None:
+    """Continuous mode's cost: the whole command at dt = tau / substeps on N stimuli (warm-up
+    run, then the timed one), against the discrete command on the same stimuli."""
+    bin_ms = 25.0
+    base = ["--n", str(N), "--steps", str(T), "--quiet", "--overwrite"]
+    if params_path:
+        base += ["--params", params_path]
+    out = os.path.join(folder, f"K{K}_continuous.h5")
+    continuous = base + ["--mode", "continuous", "--dt", repr(bin_ms / substeps), "--out", out]
+    discrete = base + ["--out", os.path.join(folder, f"K{K}_discrete_{N}.h5")]
+    seconds = {}
+    for name, command in (("continuous", continuous), ("discrete", discrete)):
+        run_ours(command, cache)                          # warm-up (build)
+        seconds[name] = run_ours(command, cache)["seconds"]
+    simulated = N * T * bin_ms / 1e3
+    print(f"\nContinuous mode, K = {K}, N = {N}, T = {T}, dt = tau / {substeps} "
+          f"({bin_ms / substeps:g} ms): {seconds['continuous']:.1f} s for {simulated:.0f} s "
+          f"simulated = {seconds['continuous'] / simulated:.3f} s per simulated second "
+          f"({seconds['continuous'] / seconds['discrete']:.1f}x the discrete command's "
+          f"{seconds['discrete']:.1f} s on the same stimuli)")
+
+
 def report(r: dict, torch_threads: int, source: str) -> None:
     K, N, T = r["K"], r["N"], r["T"]
     work = N * T
@@ -190,6 +218,10 @@ def main():
     ap.add_argument("--cache", default=None,
                     help="with --no-cold: the IPVAE_CACHE_DIR to warm and use (default: "
                     "the current one)")
+    ap.add_argument("--continuous", type=int, default=0, metavar="N",
+                    help="also time continuous mode on N stimuli at the first size (0: no)")
+    ap.add_argument("--substeps", type=int, default=8,
+                    help="continuous mode: dt = tau / SUBSTEPS (default 8)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: K = 512, N = 50, T = 16, no cold runs")
     args = ap.parse_args()
@@ -213,6 +245,9 @@ def main():
             result = measure_size(K, N, T, params_path, caches, cold, args.torch_threads,
                                   folder)
             report(result, args.torch_threads, source)
+            if args.continuous and i == 0:
+                measure_continuous(K, args.continuous, T, params_path, caches["float64"],
+                                   args.substeps, folder)
 
 
 if __name__ == "__main__":

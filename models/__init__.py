@@ -7,8 +7,9 @@ The model
   - :mod:`~ipvae_brian.models.parameters`: the parameters, validated, HDF5 load/save;
   - :mod:`~ipvae_brian.models.equations`: every Brian2 equation string, once, with its symbols;
   - :mod:`~ipvae_brian.models.functions`, :mod:`~ipvae_brian.models.random_streams`: the
-    Brian2 functions the equations call (softplus, the lateral product, the reseeding);
+    Brian2 functions the equations call (softplus, the lateral product, the counter-based Poisson draw);
   - :mod:`~ipvae_brian.models.populations`: the groups and synapses;
+  - :mod:`~ipvae_brian.models.lanes`: the layout of stimuli simulated side by side;
   - :mod:`~ipvae_brian.models.network`: the network, its scheduling, the runtime engine;
   - :mod:`~ipvae_brian.models.free_energy`: the free energy of a recording;
   - :mod:`~ipvae_brian.models.reference`: the plain numpy update, used to test the network.

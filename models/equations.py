@@ -18,8 +18,8 @@ Symbols (names in the strings in brackets):
 - z_k [``z``]: its integer spike count in the current step;
 - x: the stimulus (M pixels); Phi (M x K): the dictionary; sigma (M,): the per-pixel
   standard deviation of the likelihood;
-- I_ff = Phi^T x / sigma^2 [``I_ff``, read from the ``TimedArray`` ``feedforward``]: the
-  feed-forward drive, fixed while the stimulus is;
+- I_ff = Phi^T x / sigma^2 [``I_ff``, read from the ``TimedArray`` ``feedforward`` every
+  step by :data:`FEEDFORWARD_DRIVE`]: the feed-forward drive, fixed while the stimulus is;
 - W = -(Phi^T diag(1/sigma^2) Phi) [``w`` of the lateral synapses]: lateral weights, the
   diagonal is self-inhibition; [``lateral``] = sum_j W_kj z_j, this step's lateral input;
 - b = exp(log_bias) [``b``]: a per-neuron drive toward silence; eta = exp(log_lr)
@@ -48,7 +48,11 @@ Symbols (names in the strings in brackets):
 - [``t_chunk``]: start time of the current chunk of stimuli (the drive is indexed from it);
 - [``onset``]: 1 in the first step of a stimulus, else 0, counted in steps by the one neuron
   of ``StimulusStreams`` ([``step_in_stimulus``], [``steps_per_stimulus``] = T tau / dt) and
-  read by the latents through a linked variable.
+  read by the latents through a linked variable;
+- [``lanes``], [``lane``], [``neuron``]: a network may simulate ``lanes`` stimuli side by
+  side (``RunConfig.lanes``), lanes x K latent neurons; latent i is neuron i mod K of the
+  stimulus in lane i div K, which draws from that stimulus's counters
+  ([``stream_stimulus``] + lane). With one lane, neuron = i and lane = 0.
 
 The strings are used by :mod:`ipvae_brian.models.populations` (the groups and synapses)
 and :mod:`ipvae_brian.models.network` (the operations and their scheduling slots).
@@ -58,7 +62,7 @@ LATENT_EQUATIONS = """
 u : 1                                  # membrane potential u_k: log firing rate, log(counts/bin)
 z : integer                            # spike count z_k of the current step (bin)
 lateral : 1                            # lateral input sum_j W_kj z_j of this step (synapses)
-I_ff = feedforward(t - t_chunk, i) : 1  # feed-forward drive (Phi^T x / sigma^2)_k of the stimulus
+I_ff : 1                               # feed-forward drive (Phi^T x / sigma^2)_k of the step
 u0 : 1 (constant)                      # prior log-rate u0_k, where u starts for every stimulus
 b : 1 (constant)                       # bias b_k = exp(log_bias_k), a drive toward silence
 eta : 1 (shared, constant)             # step size eta = exp(log_lr)
@@ -67,10 +71,29 @@ c_du : 1 (shared, constant)            # soft bound c_du of du
 u_floor : 1 (shared, constant)         # hard floor of u and of du
 t_chunk : second (shared)              # start time of the current chunk of stimuli
 onset : integer (linked)               # 1 in the first step of a stimulus, else 0
+stream_key : integer (linked)          # 32-bit key of the seed (random streams)
+stream_stimulus : integer (linked)     # index of the stimulus of this step (in the whole set)
+stream_step : integer (linked)         # index of this step since that stimulus's onset
+neuron : integer (constant)            # k, the neuron's index in its stimulus's K (i mod K)
+lane : integer (constant)              # which of the stimuli side by side it serves (i div K)
 """
 
-#: z_t ~ Poisson(exp(u_t)): exp(u) counts per bin of width tau, i.e. exp(u) dt / tau per step.
-POISSON_COUNTS = "z = poisson(exp(u) * dt / tau)"
+#: z_t ~ Poisson(exp(u_t)): exp(u) counts per bin of width tau, i.e. exp(u) dt / tau per step,
+#: drawn from the counter (seed key, stimulus, step, neuron) in two passes
+#: (:mod:`~ipvae_brian.models.random_streams`): ``poisson_head`` draws every count below 8
+#: (rate below 10) without branches, so that it vectorises, and leaves -1 elsewhere, which
+#: ``poisson_finish`` (:data:`POISSON_COUNTS_FINISH`) redraws with the whole algorithm.
+POISSON_COUNTS = ("z = poisson_head(exp(u) * dt / tau, stream_key, stream_stimulus + lane, "
+                  "stream_step, neuron)")
+
+#: The second pass of the draw: z where it is a count, else the whole draw (see above).
+POISSON_COUNTS_FINISH = ("z = poisson_finish(z, u, dt / tau, stream_key, stream_stimulus + lane, "
+                         "stream_step, neuron)")
+
+#: The feed-forward drive of this step, read from the ``TimedArray`` ``feedforward`` (one row
+#: per stimulus or movie frame) just before the membrane update, in an operation of its own:
+#: the lookup's indexed, bounds-checked load kept the compiler from vectorising the update.
+FEEDFORWARD_DRIVE = "I_ff = feedforward(t - t_chunk, i)"
 
 #: One step of the membrane potential (docs/model.md). ``lateral`` = sum_j W_kj z_j = -(Phi^T
 #: Sigma^-1 Phi z)_k; with dt = tau, du = eta (Phi^T x / sigma^2 - Phi^T Sigma^-1 Phi z - b).
@@ -88,27 +111,35 @@ lateral = 0                                         # consumed, refilled in the 
 #: Reset of the potential to the prior at the onset of every stimulus, u <- u0 where
 #: ``onset`` = 1, else unchanged (exact: 1 * u0 + 0 * u = u0, 0 * u0 + 1 * u = u). It runs on
 #: every step, in the same operation as the draw and just before it (unless streaming), on
-#: the clock of the bins: see :data:`STIMULUS_ONSET_RESEED` for why not on a clock of its own.
+#: the clock of the bins: see :data:`STIMULUS_ONSET_COUNT` for why not on a clock of its own.
 STIMULUS_ONSET_RESET = "u = onset * u0 + (1 - onset) * u   # u <- u0 at a stimulus onset\n"
 
 #: The one neuron of :class:`StimulusStreams`: which stimulus starts next, and the seed's key.
+#: Every variable is shared, so the latents read them as scalars (an indexed read of a
+#: linked per-neuron variable kept the compiler from vectorising the draw).
 STIMULUS_STREAM_EQUATIONS = """
-stimulus : integer                       # index (in the whole set) of the next stimulus to start
-step_in_stimulus : integer               # steps of dt since the current stimulus's onset
-onset : integer                          # 1 in the first step of a stimulus, else 0
+stimulus : integer (shared)              # index (in the whole set) of the next stimulus to start
+step_in_stimulus : integer (shared)      # steps of dt since the current stimulus's onset
+onset : integer (shared)                 # 1 in the first step of a stimulus, else 0
+drawing : integer (shared)               # index of the stimulus (of lane 0) this step draws for
+draw_step : integer (shared)             # this step's index since that stimulus's onset
 stream_key : integer (shared, constant)  # 32-bit key of the seed (see stream_key())
 steps_per_stimulus : integer (shared, constant)  # T tau / dt, steps of dt per stimulus
+lanes : integer (shared, constant)       # stimuli side by side (stimulus + lane in lane lane)
 """
 
 #: Every step (slot ``start``, before the latents' reset and draw): is this the first step
-#: of a stimulus? If so, reseed the generators for it and count it. The onsets are counted
+#: of a stimulus? If so, count it; the step's draws use the counter (stimulus, step) of
+#: ``drawing`` and ``draw_step``. The onsets are counted
 #: in steps on the one clock of the network, not scheduled on a second clock of T tau:
 #: Brian2's standalone program takes two clocks to tick together only if their times
 #: differ by at most 1e-14 s, and i dt and n (T dt) round apart once the run is long
 #: (T = 17 bins of 25 ms: from 64 s on), which moved some onsets one step late.
-STIMULUS_ONSET_RESEED = """
-onset = int(step_in_stimulus == 0)                              # first step of a stimulus?
-stimulus = reseed_poisson_streams(stream_key, stimulus, onset)  # reseed and count it there
+STIMULUS_ONSET_COUNT = """
+onset = int(step_in_stimulus == 0)                # first step of a stimulus?
+drawing = stimulus + (onset - 1) * lanes          # the stimulus (lane 0) of this step
+draw_step = step_in_stimulus                      # and the step within it
+stimulus = stimulus + onset * lanes               # counted at its onset
 step_in_stimulus = (step_in_stimulus + 1) % steps_per_stimulus
 """
 

@@ -1,10 +1,14 @@
 """Brian2 functions with C++ and Cython implementations used by the model's equations.
 
-- :func:`softplus` (``softplus`` in :data:`~ipvae_brian.models.equations.MEMBRANE_UPDATE`);
+- :func:`softplus` (``softplus`` in :data:`~ipvae_brian.models.equations.MEMBRANE_UPDATE`):
+  in C++ without branches, max(x, 0) + log1p(exp(-|x|)) (the same numbers as x + log1p(exp(-x))
+  for x > 0 and log1p(exp(x)) otherwise), so the update vectorises, with a float overload
+  for the float32 network;
 - the bodies of ``lateral_product()`` (:class:`~ipvae_brian.models.populations.LateralProduct`,
-  the lateral term as one product per step), formatted with the Brian2 names of the arrays.
+  the lateral term as one product per step, for one stimulus or several side by side),
+  formatted with the Brian2 names of the arrays.
 
-The random streams' reseeding function is in :mod:`ipvae_brian.models.random_streams`.
+The counter-based Poisson draw is in :mod:`ipvae_brian.models.random_streams`.
 """
 from __future__ import annotations
 
@@ -13,9 +17,13 @@ from brian2 import check_units, implementation
 
 
 @implementation("cpp", """
-double softplus(double x)
+static inline double softplus(double x)
 {
-    return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
+    return fmax(x, 0.0) + log1p(exp(-fabs(x)));
+}
+static inline float softplus(float x)      // the float32 network's: expf, log1pf
+{
+    return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x)));
 }
 """)
 @implementation("cython", """
@@ -78,4 +86,98 @@ cdef int lateral_product():
         for i in range({K}):
             _namespace_ipvae_lateral[i] += _namespace_ipvae_weights[column + i] * zj
     return spiking
+"""
+
+#: C++ (standalone) body of ``lateral_product()`` for ``{lanes}`` stimuli side by side:
+#: lateral[b K + i] = sum_j W_ij z[b K + j] for every lane b, the same sums in the same
+#: order (j ascending) as :data:`LATERAL_PRODUCT_CPP`. At the first call W is packed once
+#: into blocks of 64 rows (block r holds rows r .. r + 63 of column 0, then of column 1, ...);
+#: every step lists each lane's non-zero counts by tiles of JB columns, then applies each
+#: tile of W (64 rows x JB columns, 32 KiB, which stays in the L1 cache) to every lane's
+#: counts in that tile, accumulating 64 rows at a time in vector registers (GCC vector
+#: extensions). One stimulus at a time streams all of W from memory every step instead.
+LATERAL_PRODUCT_LANES_CPP = """
+int32_t lateral_product()
+{{
+    typedef {real} _ipvae_real;
+    typedef _ipvae_real _ipvae_vreal __attribute__((vector_size(64)));
+    const size_t K = {K}, LANES = {lanes}, BLOCK = 64;
+    const size_t VL = 64 / sizeof(_ipvae_real), NV = BLOCK / VL;
+    const size_t KP = (K + BLOCK - 1) / BLOCK * BLOCK;          // rows padded to blocks
+    const size_t JB = 32768 / (BLOCK * sizeof(_ipvae_real));    // columns of a tile
+    const size_t NJ = (K + JB - 1) / JB;                         // tiles per block
+    static _ipvae_real* packed = 0;
+    static _ipvae_real* sums = 0;
+    static _ipvae_real* values = 0;
+    static int32_t* columns = 0;
+    static int32_t* starts = 0;
+    const {real}* __restrict w = &brian::{w}[0];
+    const int32_t* __restrict z = brian::{z};
+    {real}* __restrict lateral = brian::{lateral};
+    if (!packed)
+    {{
+        packed = new _ipvae_real[KP * K]();
+        sums = new _ipvae_real[LANES * KP];
+        values = new _ipvae_real[LANES * K];
+        columns = new int32_t[LANES * K];
+        starts = new int32_t[LANES * (NJ + 1)];
+        for (size_t r = 0; r < K; r += BLOCK)
+            for (size_t j = 0; j < K; j++)
+                for (size_t ii = 0; ii < BLOCK && r + ii < K; ii++)
+                    packed[r * K + j * BLOCK + ii] = w[j * K + r + ii];
+    }}
+    int32_t spiking = 0;
+    for (size_t b = 0; b < LANES; b++)       // each lane's non-zero counts, tile by tile
+    {{
+        int32_t c = 0;
+        for (size_t jb = 0; jb < NJ; jb++)
+        {{
+            starts[b * (NJ + 1) + jb] = c;
+            const size_t end = (jb + 1) * JB < K ? (jb + 1) * JB : K;
+            for (size_t j = jb * JB; j < end; j++)
+            {{
+                const int32_t zj = z[b * K + j];
+                columns[b * K + c] = (int32_t)j;
+                values[b * K + c] = (_ipvae_real)zj;
+                c += zj != 0;
+            }}
+        }}
+        starts[b * (NJ + 1) + NJ] = c;
+        spiking += c;
+    }}
+    for (size_t k = 0; k < LANES * KP; k++)
+        sums[k] = 0;
+    for (size_t r = 0; r < KP; r += BLOCK)
+    {{
+        const _ipvae_real* __restrict block = packed + r * K;
+        for (size_t jb = 0; jb < NJ; jb++)
+            for (size_t b = 0; b < LANES; b++)
+            {{
+                const int32_t first = starts[b * (NJ + 1) + jb], last = starts[b * (NJ + 1) + jb + 1];
+                if (first == last)
+                    continue;
+                _ipvae_real* __restrict out = sums + b * KP + r;
+                _ipvae_vreal acc[NV];
+                for (size_t v = 0; v < NV; v++)
+                    __builtin_memcpy(&acc[v], out + v * VL, sizeof(_ipvae_vreal));
+                for (int32_t n = first; n < last; n++)
+                {{
+                    const _ipvae_real zj = values[b * K + n];
+                    const _ipvae_real* __restrict column = block + (size_t)columns[b * K + n] * BLOCK;
+                    for (size_t v = 0; v < NV; v++)
+                    {{
+                        _ipvae_vreal wv;
+                        __builtin_memcpy(&wv, column + v * VL, sizeof(_ipvae_vreal));
+                        acc[v] += wv * zj;
+                    }}
+                }}
+                for (size_t v = 0; v < NV; v++)
+                    __builtin_memcpy(out + v * VL, &acc[v], sizeof(_ipvae_vreal));
+            }}
+    }}
+    for (size_t b = 0; b < LANES; b++)
+        for (size_t i = 0; i < K; i++)
+            lateral[b * K + i] = sums[b * KP + i];
+    return spiking;
+}}
 """

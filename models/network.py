@@ -52,45 +52,34 @@ Order of operations within one step (Brian2 scheduling slots):
 =====================  ===============================================================
 slot                   what happens
 =====================  ===============================================================
-``start``              at the onset of each stimulus: u <- u0 (not in streaming mode),
-                       and the random generators are reseeded for this stimulus
-``before_thresholds``  z = poisson(exp(u) dt / tau), the counts of this step
+``start``              at the onset of each stimulus: u <- u0 (not in streaming mode);
+                       the stimulus and step that this step's random counters name
+``before_thresholds``  z ~ Poisson(exp(u) dt / tau), the counts of this step (two passes)
 ``thresholds``         neurons with z > 0 emit a spike event (continuous mode records
-                       the events with their z)
+                       the events with their z; only with event-driven synapses or in
+                       continuous mode)
 ``before_synapses``    discrete mode records z of every neuron
 ``synapses``           the lateral input: each event adds w_ij z_j to ``lateral`` of
                        every neuron i, or (``lateral="matrix"``) one product per step
                        writes lateral_i = sum_j W_ij z_j for all i at once
-``after_synapses``     the membrane update, then ``lateral`` <- 0
+``after_synapses``     the drive I_ff of this step, the membrane update, then
+                       ``lateral`` <- 0
 =====================  ===============================================================
 
-The lateral propagation exploits the sparse counts (the paper reports 37% to 77%
-zeros): either formulation of :class:`LateralInhibition` costs (number of neurons
-with a non-zero count) x K multiply-adds per step, not K^2.
+The lateral term exploits the sparse counts (37% to 77% zeros in the paper): either
+formulation costs (neurons with a non-zero count) x K multiply-adds per step, not K^2.
 
-Many stimuli run back to back in one long ``Network.run`` per chunk of
-stimuli (``Network.run`` costs ~0.2 s of ``gc.collect()`` per call, so never one
-run per stimulus): the feed-forward drive of the chunk is a 2-D ``TimedArray``
-(one row per stimulus, or per frame for movies) and a ``run_regularly``
-operation resets u where the one-neuron :class:`StimulusStreams` marks the first step of
-a stimulus. Onsets are counted in steps of the one clock of the network, never scheduled
-on a second clock of T tau: Brian2's standalone program runs two clocks together only if
-their times differ by at most 1e-14 s, and i dt and n (T dt) round apart in long runs
-(T = 17 bins of 25 ms: from 64 s on), which made some stimuli start one step late.
+Many stimuli run back to back in one long ``Network.run`` per chunk (``Network.run``
+costs ~0.2 s of ``gc.collect()`` per call): the drive of the chunk is a 2-D ``TimedArray``
+(one row per stimulus, or per movie frame) and an operation resets u where the one-neuron
+:class:`StimulusStreams` marks the first step of a stimulus, counted in steps of the one
+clock (a second clock of T tau drifts apart from it in long standalone runs:
+docs/model.md).
 
-Random streams: one per stimulus. At the onset of stimulus n (its index in the
-whole set, not in the chunk) a one-neuron :class:`StimulusStreams` group
-reseeds the generators that Brian2's ``poisson()`` draws from with
-:func:`stimulus_seed` of (seed, n); the draws of a stimulus therefore depend
-on the seed and its index only, so the counts are bit-for-bit the same
-whatever the chunk size, the number of processes the stimuli are spread over
-and their order (in streaming mode too: u still carries over from the previous
-stimulus, but each stimulus draws from its own stream). Both engines draw with
-MT19937 seeded by the same 32-bit value: the runtime engine (Cython) from
-numpy's global ``RandomState`` through a 20,000-number buffer that the reseed
-empties, the standalone engine from one ``std::mt19937`` per OpenMP thread, so
-there the counts also depend on the number of threads (recorded as
-``threads``; one thread per simulation is the reproducible setting).
+Random streams: the count of neuron k in step s of stimulus n (in the whole set) is
+drawn from a hash of (seed key, n, s, k) (:mod:`~ipvae_brian.models.random_streams`), so
+the counts do not depend on the chunks, lanes, engine, threads, processes or order. With
+``lanes`` B > 1, B stimuli run side by side in B x K latents (:mod:`~ipvae_brian.models.lanes`).
 
 Precision: ``RunConfig.precision`` (float64 or float32) is the type of the variables and of
 the generated code (:func:`~ipvae_brian.models.populations.float_precision`, set around
@@ -110,15 +99,16 @@ from brian2 import (Network, SpikeMonitor, StateMonitor, TimedArray, linked_var,
                     second)
 
 from ipvae_brian.models.config import RunConfig, standalone_threads
-from ipvae_brian.models.equations import MEMBRANE_UPDATE, POISSON_COUNTS, STIMULUS_ONSET_RESET
+from ipvae_brian.models.equations import (FEEDFORWARD_DRIVE, MEMBRANE_UPDATE, POISSON_COUNTS,
+                                          POISSON_COUNTS_FINISH, STIMULUS_ONSET_RESET)
 from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.functions import softplus
+from ipvae_brian.models.lanes import unlaned
 from ipvae_brian.models.parameters import IPVAEParameters, count_dtype
 from ipvae_brian.models.populations import (LatentPopulation, LateralInhibition,
                                             StimulusStreams, float_precision)
-from ipvae_brian.models.random_streams import reseed_poisson_streams, stream_key
+from ipvae_brian.models.random_streams import poisson_finish, poisson_head, stream_key
 from ipvae_brian.models.stimulus_array import check_run_stimuli
-
 
 
 @dataclasses.dataclass
@@ -239,6 +229,7 @@ class IPVAENetwork:
     engine = property(lambda self: self.config.engine)
     lateral = property(lambda self: self.config.lateral)
     precision = property(lambda self: self.config.precision)
+    lanes = property(lambda self: self.config.lanes or 1)    # stimuli side by side
     lateral_inhibition = property(lambda self: self.config.lateral_inhibition)
     draw_counts = property(lambda self: self.config.draw_counts)
     pad_chunks = property(lambda self: self.config.pad_chunks)
@@ -293,19 +284,30 @@ class IPVAENetwork:
             raise RuntimeError('resolve lateral="auto" with resolve(n_stimuli) before building')
         with float_precision(self.precision):   # the variables' and the code's type
             o = types.SimpleNamespace()
-            o.latents = LatentPopulation(self.params, self.bin_width, dt=self.dt)
-            o.lateral = LateralInhibition(o.latents, self.params, propagation=self.lateral)
+            o.latents = LatentPopulation(   # spike events: only for synapses or spike times
+                self.params, self.bin_width, dt=self.dt, lanes=self.lanes,
+                spike_events=self.lateral == "synapses" or self.continuous)
+            o.lateral = LateralInhibition(o.latents, self.params, propagation=self.lateral,
+                                          lanes=self.lanes)
             o.lateral.active = self.lateral_inhibition
-            o.streams = StimulusStreams(self.steps, self.bin_width, dt=self.dt)
-            o.latents.onset = linked_var(o.streams, "onset",
-                                         index=np.zeros(self.params.n_latents, dtype=int))
+            o.streams = StimulusStreams(self.steps, self.bin_width, dt=self.dt,
+                                        lanes=self.lanes)
+            o.latents.onset = linked_var(o.streams, "onset")       # shared: scalars
+            o.latents.stream_key = linked_var(o.streams, "stream_key")
+            o.latents.stream_stimulus = linked_var(o.streams, "drawing")
+            o.latents.stream_step = linked_var(o.streams, "draw_step")
             o.poisson_counts = o.latents.run_regularly(
                 POISSON_COUNTS, when="before_thresholds", name="poisson_counts")
-            o.poisson_counts.active = self.draw_counts
+            o.poisson_finish = o.latents.run_regularly(
+                POISSON_COUNTS_FINISH, when="before_thresholds", order=1, name="poisson_finish")
+            o.poisson_counts.active = o.poisson_finish.active = self.draw_counts
+            o.feedforward_drive = o.latents.run_regularly(     # just before the update
+                FEEDFORWARD_DRIVE, when="after_synapses", order=-1, name="feedforward_drive")
             o.membrane_update = o.latents.run_regularly(
                 MEMBRANE_UPDATE, when="after_synapses", name="membrane_update")
-            o.network = Network(o.latents, o.lateral, o.streams, o.streams.onset_reseed,
-                                o.poisson_counts, o.membrane_update)
+            o.network = Network(o.latents, o.lateral, o.streams, o.streams.onset_count,
+                                o.poisson_counts, o.poisson_finish, o.feedforward_drive,
+                                o.membrane_update)
             if o.lateral.product is not None:
                 o.lateral.product.operation.active = self.lateral_inhibition
                 o.network.add(o.lateral.product, o.lateral.product.operation)
@@ -411,7 +413,7 @@ class IPVAENetwork:
         p = self.params
         names = {"feedforward": feedforward, "softplus": softplus, "tau": self.bin_width,
                  "bound_shift": float(np.log(self.substeps)),
-                 "reseed_poisson_streams": reseed_poisson_streams}
+                 "poisson_head": poisson_head, "poisson_finish": poisson_finish}
         if objects.lateral.product is not None:
             names["lateral_product"] = objects.lateral.product.function
         return names
@@ -466,9 +468,9 @@ class IPVAENetwork:
         ----------
         x : ndarray, shape (N, M), or (N, T, M) for movies
         seed : int, optional
-            Seed of the Poisson draws. Stimulus n draws from its own stream, seeded
-            from (seed, n) at its onset (:func:`stimulus_seed`), so the same seed,
-            engine and number of threads give the same counts bit for bit, whatever
+            Seed of the Poisson draws. Stimulus n draws from its own counter-based
+            stream of (seed, n) (:mod:`~ipvae_brian.models.random_streams`), so the same
+            seed gives the same counts bit for bit, whatever the engine, the threads,
             the chunk size or the split of the set over processes. None: fresh entropy.
         progress : callable, optional
             Called with the number of stimuli of ``x`` done so far (a float).
@@ -489,6 +491,9 @@ class IPVAENetwork:
         if self.engine == "auto":
             self.config = self.config.replace(
                 engine="runtime", engine_reason="IPVAENetwork.run: Brian2's runtime device")
+        if self.lanes > 1:
+            raise SimulationInputError("stimuli side by side (lanes > 1) run on the standalone "
+                                       "engine only")
         frames, key = self.prepare(x, seed, initial_u, first_stimulus)
         rows = self.steps if self.movie else 1
         n_stimuli = len(frames) // rows
@@ -540,10 +545,11 @@ class IPVAENetwork:
         Bins after the chunk's ``n`` stimuli (padding of a fixed-size standalone chunk)
         are dropped.
         """
-        K, T, sub = self.params.n_latents, self.steps, self.substeps
-        if not self.continuous:        # z of every bin and neuron, (bins, K), as recorded
-            z = np.asarray(counts_monitor.variables["z"].get_value())[:n * T]
-            counts = z.reshape(n, T, K).astype(count_dtype(self.params))
+        K, T, sub, B = self.params.n_latents, self.steps, self.substeps, self.lanes
+        groups = -(-n // B)            # lanes: B stimuli per group, side by side
+        if not self.continuous:        # z of every bin and neuron, (bins, B K), as recorded
+            z = np.asarray(counts_monitor.variables["z"].get_value())[:groups * T]
+            counts = unlaned(z, groups, T, B, K)[:n].astype(count_dtype(self.params))
         else:                          # spike events with their z
             t = np.asarray(counts_monitor.t_)
             step = np.rint((t - t_chunk if t_chunk else t) / float(self.dt)).astype(np.int64)
@@ -555,7 +561,8 @@ class IPVAENetwork:
             counts = counts.astype(count_dtype(self.params))
         u = None
         if u_monitor is not None:
-            u = np.asarray(u_monitor.variables["u"].get_value())[:n * T].reshape(n, T, K)
+            u = np.asarray(u_monitor.variables["u"].get_value())[:groups * T]
+            u = unlaned(u, groups, T, B, K)[:n]
         if not self.continuous:
             return ChunkResult(first=first, counts=counts, u=u)
         # a step with z > 1 holds z spikes at the same time (the start of the step)

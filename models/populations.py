@@ -20,9 +20,10 @@ from brian2.devices.device import all_devices, get_device
 from ipvae_brian.models.config import LATERAL_PROPAGATIONS
 from ipvae_brian.models.equations import (LATENT_EQUATIONS, LATERAL_MATRIX_PRODUCT,
                                           LATERAL_ON_PRE, LATERAL_SYNAPSE_MODEL,
-                                          STIMULUS_ONSET_RESEED, STIMULUS_STREAM_EQUATIONS)
+                                          STIMULUS_ONSET_COUNT, STIMULUS_STREAM_EQUATIONS)
 from ipvae_brian.models.errors import SimulationInputError
-from ipvae_brian.models.functions import LATERAL_PRODUCT_CPP, LATERAL_PRODUCT_CYTHON
+from ipvae_brian.models.functions import (LATERAL_PRODUCT_CPP, LATERAL_PRODUCT_CYTHON,
+                                          LATERAL_PRODUCT_LANES_CPP)
 from ipvae_brian.models.parameters import IPVAEParameters
 
 
@@ -75,18 +76,30 @@ class LatentPopulation(NeuronGroup):
         tau, the width of one time bin.
     dt : Quantity
         Simulation time step (equal to ``bin_width`` in discrete mode).
+    lanes : int
+        Stimuli side by side: lanes x K neurons, neuron i serving neuron i mod K of lane
+        i div K (``u0`` and ``b`` repeated per lane).
+    spike_events : bool
+        Whether neurons with z > 0 emit spike events (for event-driven synapses and the
+        spike record of continuous mode); without them no threshold runs.
     """
 
-    def __init__(self, params: IPVAEParameters, bin_width, dt, name="latents"):
-        super().__init__(params.n_latents, LATENT_EQUATIONS, threshold="z > 0", reset="",
+    def __init__(self, params: IPVAEParameters, bin_width, dt, lanes: int = 1,
+                 spike_events: bool = True, name="latents"):
+        K = params.n_latents
+        super().__init__(lanes * K, LATENT_EQUATIONS,
+                         threshold="z > 0" if spike_events else None,
+                         reset="" if spike_events else None,
                          dt=dt, name=name, dtype={"t_chunk": np.float64})  # time: float64
-        self.u0 = params.u0
-        self.b = params.bias
+        self.neuron = np.tile(np.arange(K), lanes)
+        self.lane = np.repeat(np.arange(lanes), K)
+        self.u0 = np.tile(params.u0, lanes)
+        self.b = np.tile(params.bias, lanes)
         self.eta = params.eta
         self.c_u = params.c_u
         self.c_du = params.c_du
         self.u_floor = params.u_floor
-        self.u = params.u0
+        self.u = np.tile(params.u0, lanes)
 
 
 class LateralInhibition(Synapses):
@@ -114,25 +127,31 @@ class LateralInhibition(Synapses):
       about 5 ns here, a vectorised one well under 1 ns.
 
     The weights ``w`` (which a standalone run replaces with ``run_args``) live in
-    these synapses in both formulations.
+    these synapses in both formulations. With stimuli side by side (``lanes`` > 1, the
+    product only) the synapses connect the first lane's K neurons, and the product applies
+    them to every lane.
     """
 
     def __init__(self, latents: LatentPopulation, params: IPVAEParameters,
-                 propagation: str = "synapses", name="lateral"):
+                 propagation: str = "synapses", lanes: int = 1, name="lateral"):
         if propagation not in LATERAL_PROPAGATIONS:
             raise SimulationInputError(f"unknown lateral propagation {propagation!r}; "
                                        f"allowed: {', '.join(LATERAL_PROPAGATIONS)}")
-        super().__init__(latents, latents, model=LATERAL_SYNAPSE_MODEL,
+        K = params.n_latents
+        if lanes > 1 and propagation != "matrix":
+            raise SimulationInputError("stimuli side by side (lanes > 1) need the lateral "
+                                       "product (lateral='matrix')")
+        lane0 = latents if lanes == 1 else latents[:K]   # the weights are stored once
+        super().__init__(lane0, lane0, model=LATERAL_SYNAPSE_MODEL,
                          on_pre=LATERAL_ON_PRE if propagation == "synapses" else None,
                          clock=latents.clock, name=name)
         self.add_attribute("propagation")
         self.add_attribute("product")
         self.propagation = propagation
-        K = params.n_latents
         pre, post = np.repeat(np.arange(K), K), np.tile(np.arange(K), K)
         self.connect(i=pre, j=post)
         self.w = params.lateral_weights[post, pre]
-        self.product = (LateralProduct(self, latents, K, name=name + "_matrix")
+        self.product = (LateralProduct(self, latents, K, lanes, name=name + "_matrix")
                         if propagation == "matrix" else None)
 
 
@@ -155,10 +174,15 @@ class LateralProduct(NeuronGroup):
     latents : LatentPopulation
         Whose counts z are read and whose ``lateral`` is written.
     K : int
-        Number of latent neurons.
+        Number of latent neurons (of one stimulus).
+    lanes : int
+        Stimuli side by side: ``lateral`` and ``z`` hold lanes x K values, lane after lane,
+        and the C++ product (:data:`LATERAL_PRODUCT_LANES_CPP`) applies each tile of W to
+        all lanes while it is in cache.
     """
 
-    def __init__(self, synapses: Synapses, latents: NeuronGroup, K: int, name="lateral_matrix"):
+    def __init__(self, synapses: Synapses, latents: NeuronGroup, K: int, lanes: int = 1,
+                 name="lateral_matrix"):
         super().__init__(1, "spiking : integer   # neurons with z > 0 in the last step",
                          clock=latents.clock, name=name)
         lateral = latents.variables["lateral"].get_value()
@@ -167,16 +191,18 @@ class LateralProduct(NeuronGroup):
 
         def _lateral_product():  # numpy target (and Brian2's unit checks)
             W = np.asarray(weights.get_value()).reshape(K, K).T   # W[i, j] = w[j K + i]
-            lateral[:] = W @ counts.astype(float)
+            lateral[:] = (counts.reshape(lanes, K).astype(float) @ W.T).ravel()
             return np.count_nonzero(counts)
 
         function = Function(_lateral_product, arg_units=[], return_unit=1, arg_types=[],
                             return_type="integer", stateless=False)
         real = {np.float64: "double", np.float32: "float"}[
             np.dtype(latents.variables["lateral"].dtype).type]
-        function.implementations.add_implementation("cpp", code=LATERAL_PRODUCT_CPP.format(
+        code = LATERAL_PRODUCT_CPP if lanes == 1 else LATERAL_PRODUCT_LANES_CPP
+        function.implementations.add_implementation("cpp", code=code.format(
             w=f"_dynamic_array_{synapses.name}_w", z=f"_array_{latents.name}_z",
-            lateral=f"_array_{latents.name}_lateral", K=K, real=real), name="lateral_product")
+            lateral=f"_array_{latents.name}_lateral", K=K, lanes=lanes, real=real),
+            name="lateral_product")
         namespace = None
         if get_device() is all_devices["runtime"]:
             namespace = {"_ipvae_weights": weights.get_value(), "_ipvae_counts": counts,
@@ -197,11 +223,14 @@ class StimulusStreams(NeuronGroup):
 
     Its ``run_regularly`` operation (every step, slot ``start``, order -1: before the
     latents' reset and Poisson draw) sets ``onset`` to 1 in the first step of a stimulus
-    (``step_in_stimulus`` = 0) and 0 elsewhere, and at an onset reseeds the generators of
-    Brian2's ``rand()``/``poisson()`` from (seed key, stimulus index) and counts the
-    stimulus. The latents read ``onset`` through a linked variable. Set ``stimulus`` to the
-    global index of the first stimulus of a run and ``stream_key`` to :func:`stream_key`
-    of the seed; a run starts at an onset (``step_in_stimulus`` = 0).
+    (``step_in_stimulus`` = 0) and 0 elsewhere, ``drawing`` and ``draw_step`` to the index
+    of the step's stimulus (in the whole set) and of the step within it, and counts the
+    stimulus at its onset. The latents read ``onset``, ``stream_key``, ``drawing`` and
+    ``draw_step`` through linked variables; their counts are
+    :func:`~ipvae_brian.models.random_streams.poisson_counts` of the counter (key,
+    stimulus, step, neuron). Set ``stimulus`` to the global index of the first stimulus of
+    a run and ``stream_key`` to :func:`stream_key` of the seed; a run starts at an onset
+    (``step_in_stimulus`` = 0).
 
     Parameters
     ----------
@@ -209,11 +238,15 @@ class StimulusStreams(NeuronGroup):
         T, bins per stimulus.
     bin_width, dt : Quantity
         The bin width tau and the simulation time step (a divisor of tau).
+    lanes : int
+        Stimuli side by side: an onset starts ``lanes`` stimuli, ``stimulus`` .. ``stimulus
+        + lanes - 1``, and counts them all.
     """
 
-    def __init__(self, steps: int, bin_width, dt, name="stimulus_streams"):
+    def __init__(self, steps: int, bin_width, dt, lanes: int = 1, name="stimulus_streams"):
         super().__init__(1, STIMULUS_STREAM_EQUATIONS, dt=dt, name=name)
         self.steps_per_stimulus = int(steps) * int(round(float(bin_width / dt)))
-        self.add_attribute("onset_reseed")
-        self.onset_reseed = self.run_regularly(
-            STIMULUS_ONSET_RESEED, when="start", order=-1, name=name + "_onset_reseed")
+        self.lanes = int(lanes)
+        self.add_attribute("onset_count")
+        self.onset_count = self.run_regularly(
+            STIMULUS_ONSET_COUNT, when="start", order=-1, name=name + "_onset_count")

@@ -1,21 +1,39 @@
-"""Random streams: one per stimulus, so counts do not depend on chunks or processes.
+"""Random streams: every count drawn from a counter, so counts depend on nothing but the seed.
 
-At the onset of stimulus n (its index in the whole set) the one neuron of
-:class:`~ipvae_brian.models.populations.StimulusStreams` reseeds the generators that
-Brian2's ``poisson()`` draws from with :func:`stimulus_seed` of (seed, n). Both engines
-draw with MT19937 seeded by the same 32-bit value: the runtime engine (Cython) from
-numpy's global ``RandomState`` through a 20,000-number buffer that the reseed empties,
-the standalone engine from one ``std::mt19937`` per OpenMP thread (so there the counts
-also depend on the number of threads, recorded as ``threads``).
+The count of neuron k in step s of stimulus n (its index in the whole set) under seed key
+c is a pure function of (c, n, s, k) and the rate: ``poisson_stream`` hashes the four
+integers with SplitMix64's finaliser into uniform numbers (a counter-based generator, as in
+Salmon et al. 2011, "Parallel random numbers: as easy as 1, 2, 3") and turns the first of
+them into a Poisson count by inverting the CDF (below rate 10; PTRS, Hormann 1993, from 10
+on, with further uniforms of the same counter). No generator state exists: the counts are
+the same bit for bit whatever the chunk size, the engine (C++ or Cython), the number of
+threads or processes and the order in which stimuli, steps or neurons are visited; a numpy
+twin (:func:`poisson_counts`) draws the same counts for the reference.
+
+One hash and one uniform per count, where Brian2's ``poisson()`` takes 1 + z uniforms of
+MT19937 and keeps one generator state per thread. The generator is recorded in every
+recording (:data:`GENERATOR`).
 """
 from __future__ import annotations
 
 import numpy as np
 from brian2 import Function
-from brian2.devices.device import all_devices
+
+#: Name of the generator, recorded with every simulation (attribute ``generator``).
+GENERATOR = ("ipvae-counter-v1: splitmix64 hash of (seed key, stimulus, step, neuron); "
+             "Poisson by CDF inversion below rate 10, PTRS from 10")
+
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)            # SplitMix64's increment (golden ratio)
+_LOGGAM_A = (8.333333333333333e-02, -2.777777777777778e-03, 7.936507936507937e-04,
+             -5.952380952380952e-04, 8.417508417508418e-04, -1.917526917526918e-03,
+             6.410256410256410e-03, -2.955065359477124e-02, 1.796443723688307e-01,
+             -1.39243221690590e+00)
 
 
-_FMIX32 = (0x85EBCA6B, 0xC2B2AE35)  # MurmurHash3's 32-bit finaliser (a bijection of uint32)
+#: Terms of the Poisson CDF that every draw below rate 10 compares its uniform with, without
+#: branches (the search continues past them only where the count is at least this).
+FIXED_TERMS = 8
 
 
 def stream_key(seed: int | None) -> int:
@@ -25,82 +43,347 @@ def stream_key(seed: int | None) -> int:
     return int(word.view(np.int32)[0])
 
 
-def stimulus_seed(key: int, stimulus: int, thread: int = 0, threads: int = 1) -> int:
-    """Seed of the MT19937 generator of ``thread`` (of ``threads``) for one stimulus.
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser, a bijection of uint64 words (arrays: wraps modulo 2^64)."""
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
 
-    ``s = fmix32((key + stimulus * threads + thread) mod 2^32)``, with fmix32 the
-    finaliser of MurmurHash3 (a bijection of 32-bit words that spreads neighbouring
-    inputs over the whole range). For one key, distinct (stimulus, thread) pairs get
-    distinct seeds (up to 2^32 / threads stimuli), so no two stimuli of a run share a
-    stream. The same computation runs in C++ and Cython inside the network
-    (:data:`STIMULUS_ONSET_RESEED`); this is its Python twin.
+
+def _u64(a) -> np.ndarray:
+    """int32 values (Brian2's integers, negative keys included) as their uint32 bits, uint64."""
+    return np.atleast_1d(np.asarray(a, dtype=np.int64)).astype(np.uint32).astype(np.uint64)
+
+
+def counter_words(key, stimulus, step, neuron) -> np.ndarray:
+    """The counter's base word of each (key, stimulus, step, neuron) (broadcast), uint64:
+    ``mix64(mix64(key << 32 | stimulus) ^ (step << 32 | neuron))``. Uniform j of a draw
+    is ``(mix64(base + (j + 1) gamma) >> 11) / 2^53`` (:func:`counter_uniform`)."""
+    with np.errstate(over="ignore"):
+        stream = _mix64((_u64(key) << np.uint64(32)) | _u64(stimulus))
+        return _mix64(stream ^ ((_u64(step) << np.uint64(32)) | _u64(neuron)))
+
+
+def counter_uniform(base: np.ndarray, j: int) -> np.ndarray:
+    """Uniform number j (0, 1, ...) in [0, 1) of the counters ``base``: 53 random bits."""
+    with np.errstate(over="ignore"):
+        word = _mix64(base + np.uint64(j + 1) * _GAMMA)
+    return (word >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+
+
+def poisson_counts(lam, key, stimulus, step, neuron) -> np.ndarray:
+    """Poisson(lam) counts of the counters (key, stimulus, step, neuron): the numpy twin
+    of the network's draw (:data:`poisson_head` and :data:`poisson_finish`; the same counts
+    except where the uniform falls within a few units in the last place of a CDF term,
+    as the vectorised exp of the C++ version may differ from numpy's there; arguments
+    broadcast).
+
+    Parameters
+    ----------
+    lam : array_like of float64
+        Rates (expected counts of the step), >= 0.
+    key, stimulus, step, neuron : array_like of int
+        The seed's key (:func:`stream_key`), the stimulus's index in the whole set, the
+        step's index since its onset, the neuron's index.
+
+    Returns
+    -------
+    ndarray of int64, the broadcast shape
 
     Examples
     --------
-    >>> stimulus_seed(0, 0), stimulus_seed(0, 1)
-    (0, 1364076727)
+    >>> poisson_counts([0.5, 2.0, 30.0], 0, 0, 0, [0, 1, 2]).tolist()
+    [1, 3, 38]
     """
-    h = (int(key) + int(stimulus) * int(threads) + int(thread)) & 0xFFFFFFFF
-    h ^= h >> 16
-    h = (h * _FMIX32[0]) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * _FMIX32[1]) & 0xFFFFFFFF
-    h ^= h >> 16
-    return h
+    lam = np.asarray(lam, dtype=np.float64)
+    base = counter_words(key, stimulus, step, neuron)
+    shape = np.broadcast_shapes(lam.shape, base.shape)
+    lam, base = np.broadcast_to(lam, shape).ravel(), np.broadcast_to(base, shape).ravel()
+    u = counter_uniform(base, 0)
+    p = np.exp(-lam)
+    cdf = p.copy()
+    k = np.zeros(lam.shape, dtype=np.int64)
+    for j in range(1, FIXED_TERMS + 1):      # k = #{j < 8: F(j) < u}, without branches
+        k += u > cdf
+        p *= lam * (1.0 / j)
+        cdf += p
+    active = np.flatnonzero((lam < 10) & (k == FIXED_TERMS) & (u > cdf) & (p > 0))
+    while active.size:                       # the tail: the first k with u <= F(k)
+        k[active] += 1
+        p[active] *= lam[active] / k[active]
+        cdf[active] += p[active]
+        active = active[(u[active] > cdf[active]) & (p[active] > 0)]
+    for idx in np.flatnonzero(lam >= 10):
+        k[idx] = _ptrs(float(lam[idx]), base[idx:idx + 1])
+    return k.reshape(shape)
 
 
-def _reseed_poisson_streams(key, stimulus, onset):
-    """numpy target: at an onset, reseed numpy's generator for the stimulus and return
-    the next index; else return the index unchanged."""
-    stimulus, onset = np.asarray(stimulus), np.asarray(onset)
-    for n in np.atleast_1d(stimulus)[np.atleast_1d(onset) != 0]:
-        np.random.seed(stimulus_seed(key, n))
-        all_devices["runtime"].rand_buffer_index[:] = 0
-    return stimulus + onset
+def _ptrs(lam: float, base: np.ndarray) -> int:
+    """PTRS (Hormann 1993) as Brian2 2.9 codes it, from uniforms 1, 2, ... of ``base``."""
+    slam, loglam = np.sqrt(lam), np.log(lam)
+    b = 0.931 + 2.53 * slam
+    a = -0.059 + 0.02483 * b
+    invalpha = 1.1239 + 1.1328 / (b - 3.4)
+    vr = 0.9277 - 3.6224 / (b - 2)
+    j = 1
+    while True:
+        U = float(counter_uniform(base, j)[0]) - 0.5
+        V = float(counter_uniform(base, j + 1)[0])
+        j += 2
+        us = 0.5 - abs(U)
+        k = int(np.floor((2 * a / us + b) * U + lam + 0.43))
+        if us >= 0.07 and V <= vr:
+            return k
+        if k < 0 or (us < 0.013 and V > us):
+            continue
+        if (np.log(V) + np.log(invalpha) - np.log(a / (us * us) + b)
+                <= -lam + k * loglam - _loggam(k + 1)):
+            return k
 
 
-#: Brian2 function called on every step (slot ``start``, before any draw of the step):
-#: where ``onset`` is 1 (the first step of a stimulus) it reseeds the generators behind
-#: ``rand()`` (and so ``poisson()``) with :func:`stimulus_seed` and returns
-#: ``stimulus + 1``; elsewhere it returns ``stimulus``. Not stateless: never hoisted.
-reseed_poisson_streams = Function(_reseed_poisson_streams, arg_units=[1, 1, 1],
-                                  return_unit=1, arg_types=["integer", "integer", "integer"],
-                                  return_type="integer", stateless=False)
-reseed_poisson_streams.implementations.add_implementation("cpp", code="""
-uint32_t _ipvae_fmix32(uint32_t h)
+def _loggam(x: float) -> float:
+    """log Gamma(x) by the Stirling series of Brian2's (and numpy's legacy) ``_loggam``."""
+    x0, n = x, 0
+    if x in (1.0, 2.0):
+        return 0.0
+    if x <= 7.0:
+        n = int(7 - x)
+        x0 = x + n
+    x2 = 1.0 / (x0 * x0)
+    gl0 = _LOGGAM_A[9]
+    for k in range(8, -1, -1):
+        gl0 = gl0 * x2 + _LOGGAM_A[k]
+    gl = gl0 / x0 + 0.5 * np.log(2 * np.pi) + (x0 - 0.5) * np.log(x0) - x0
+    if x <= 7.0:
+        for _ in range(n):
+            gl -= np.log(x0 - 1.0)
+            x0 -= 1.0
+    return float(gl)
+
+
+#: C++ of ``poisson_stream()``, the whole draw (the support code of the two passes below).
+POISSON_STREAM_CPP = """
+static inline uint64_t _ipvae_mix64(uint64_t z)
 {
-    h ^= h >> 16; h *= 0x85EBCA6BU; h ^= h >> 13; h *= 0xC2B2AE35U; h ^= h >> 16;
-    return h;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
 }
-int32_t reseed_poisson_streams(int32_t key, int32_t stimulus, int32_t onset)
+static const double _ipvae_inverse[%(J)d + 1] = {%(INV)s};   // 1 / j
+static inline double _ipvae_uniform(uint64_t base, uint64_t j)
 {
-    if (!onset)
-        return stimulus;
-    // one generator per OpenMP thread (brian::_random_generators, behind _rand and poisson)
-    const uint32_t threads = (uint32_t)brian::_random_generators.size();
-    for (uint32_t thread = 0; thread < threads; thread++)
-        brian::_random_generators[thread].seed(
-            _ipvae_fmix32((uint32_t)key + (uint32_t)stimulus * threads + thread));
-    return stimulus + 1;
+    return (double)(_ipvae_mix64(base + (j + 1) * 0x9E3779B97F4A7C15ULL) >> 11) * 1.1102230246251565e-16;
 }
-""", name="reseed_poisson_streams")
-reseed_poisson_streams.implementations.add_implementation("cython", code="""
-cdef int reseed_poisson_streams(int key, int stimulus, int onset):
-    if not onset:
-        return stimulus
-    # numpy's global RandomState feeds Brian2's Cython _rand through a buffer of 20,000
-    # numbers; index 0 makes the next _rand() refill it from the reseeded generator
-    cdef unsigned int h = (<unsigned int>key) + (<unsigned int>stimulus)
-    cdef unsigned int m1 = 2246822507
-    cdef unsigned int m2 = 3266489909
-    h ^= h >> 16
-    h = h * m1
-    h ^= h >> 13
-    h = h * m2
-    h ^= h >> 16
-    _numpy.random.seed(h)
-    _namespace_ipvae_rand_buffer_index[0] = 0
-    return stimulus + 1
-""", name="reseed_poisson_streams",
-    namespace={"_ipvae_rand_buffer_index":
-               all_devices["runtime"].rand_buffer_index})
+static double _ipvae_loggam(double x)
+{
+    static const double a[10] = {%(A)s};
+    double x0 = x, x2, gl, gl0;
+    int32_t n = 0;
+    if (x == 1.0 || x == 2.0)
+        return 0.0;
+    if (x <= 7.0) { n = (int32_t)(7 - x); x0 = x + n; }
+    x2 = 1.0 / (x0 * x0);
+    gl0 = a[9];
+    for (int32_t k = 8; k >= 0; k--) { gl0 *= x2; gl0 += a[k]; }
+    gl = gl0 / x0 + 0.5 * log(2 * M_PI) + (x0 - 0.5) * log(x0) - x0;
+    if (x <= 7.0)
+        for (int32_t k = 1; k <= n; k++) { gl -= log(x0 - 1.0); x0 -= 1.0; }
+    return gl;
+}
+static int32_t _ipvae_ptrs(double lam, uint64_t base)
+{
+    const double slam = sqrt(lam), loglam = log(lam);
+    const double b = 0.931 + 2.53 * slam, a = -0.059 + 0.02483 * b;
+    const double invalpha = 1.1239 + 1.1328 / (b - 3.4), vr = 0.9277 - 3.6224 / (b - 2);
+    for (uint64_t j = 1; ; j += 2)
+    {
+        const double U = _ipvae_uniform(base, j) - 0.5, V = _ipvae_uniform(base, j + 1);
+        const double us = 0.5 - fabs(U);
+        const int32_t k = (int32_t)floor((2 * a / us + b) * U + lam + 0.43);
+        if (us >= 0.07 && V <= vr)
+            return k;
+        if (k < 0 || (us < 0.013 && V > us))
+            continue;
+        if (log(V) + log(invalpha) - log(a / (us * us) + b) <= -lam + k * loglam - _ipvae_loggam(k + 1))
+            return k;
+    }
+}
+static inline int32_t poisson_stream(double lam, int32_t key, int32_t stimulus, int32_t step,
+                                     int32_t neuron)
+{
+    const uint64_t stream = _ipvae_mix64(((uint64_t)(uint32_t)key << 32) | (uint32_t)stimulus);
+    const uint64_t base = _ipvae_mix64(stream ^ (((uint64_t)(uint32_t)step << 32) | (uint32_t)neuron));
+    if (lam >= 10)
+        return _ipvae_ptrs(lam, base);
+    const double u = _ipvae_uniform(base, 0);
+    double p = exp(-lam), cdf = p;
+    int32_t k = 0;
+    #pragma GCC unroll 8
+    for (int32_t j = 1; j <= %(J)d; j++)      // k = #{j < 8: F(j) < u}, without branches
+    {
+        k += (u > cdf);
+        p *= lam * _ipvae_inverse[j];
+        cdf += p;
+    }
+    if (k == %(J)d)                           // the tail: the first k with u <= F(k)
+        while (u > cdf && p > 0)
+        {
+            k++;
+            p *= lam / k;
+            cdf += p;
+        }
+    return k;
+}
+""" % {"A": ", ".join(repr(a) for a in _LOGGAM_A), "J": FIXED_TERMS,
+       "INV": ", ".join(["0.0"] + [repr(1.0 / j) for j in range(1, FIXED_TERMS + 1)])}
+
+_CYTHON = """
+ctypedef unsigned long long _ipvae_u64
+
+cdef inline _ipvae_u64 _ipvae_mix64(_ipvae_u64 z):
+    z = (z ^ (z >> 30)) * <_ipvae_u64>0xBF58476D1CE4E5B9ULL
+    z = (z ^ (z >> 27)) * <_ipvae_u64>0x94D049BB133111EBULL
+    return z ^ (z >> 31)
+
+cdef inline double _ipvae_uniform(_ipvae_u64 base, _ipvae_u64 j):
+    return <double>(_ipvae_mix64(base + (j + 1) * <_ipvae_u64>0x9E3779B97F4A7C15ULL) >> 11) * 1.1102230246251565e-16
+
+cdef double _ipvae_loggam(double x):
+    cdef double x0 = x, x2, gl, gl0
+    cdef int n = 0, k
+    cdef double[10] a = [%(A)s]
+    if x == 1.0 or x == 2.0:
+        return 0.0
+    if x <= 7.0:
+        n = <int>(7 - x)
+        x0 = x + n
+    x2 = 1.0 / (x0 * x0)
+    gl0 = a[9]
+    for k in range(8, -1, -1):
+        gl0 *= x2
+        gl0 += a[k]
+    gl = gl0 / x0 + 0.5 * log(2 * 3.141592653589793) + (x0 - 0.5) * log(x0) - x0
+    if x <= 7.0:
+        for k in range(n):
+            gl -= log(x0 - 1.0)
+            x0 -= 1.0
+    return gl
+
+cdef int _ipvae_ptrs(double lam, _ipvae_u64 base):
+    cdef double slam = sqrt(lam), loglam = log(lam)
+    cdef double b = 0.931 + 2.53 * slam
+    cdef double a = -0.059 + 0.02483 * b
+    cdef double invalpha = 1.1239 + 1.1328 / (b - 3.4), vr = 0.9277 - 3.6224 / (b - 2)
+    cdef double U, V, us
+    cdef int k
+    cdef _ipvae_u64 j = 1
+    while True:
+        U = _ipvae_uniform(base, j) - 0.5
+        V = _ipvae_uniform(base, j + 1)
+        j += 2
+        us = 0.5 - fabs(U)
+        k = <int>floor((2 * a / us + b) * U + lam + 0.43)
+        if us >= 0.07 and V <= vr:
+            return k
+        if k < 0 or (us < 0.013 and V > us):
+            continue
+        if log(V) + log(invalpha) - log(a / (us * us) + b) <= -lam + k * loglam - _ipvae_loggam(k + 1):
+            return k
+
+cdef int poisson_stream(double lam, int key, int stimulus, int step, int neuron):
+    cdef _ipvae_u64 stream = _ipvae_mix64((<_ipvae_u64><unsigned int>key << 32) | <unsigned int>stimulus)
+    cdef _ipvae_u64 base = _ipvae_mix64(stream ^ ((<_ipvae_u64><unsigned int>step << 32) | <unsigned int>neuron))
+    cdef double u, p, cdf
+    cdef int k = 0, j
+    if lam >= 10:
+        return _ipvae_ptrs(lam, base)
+    u = _ipvae_uniform(base, 0)
+    p = exp(-lam)
+    cdf = p
+    for j in range(1, %(J)d + 1):
+        k += u > cdf
+        p *= lam * (1.0 / j)
+        cdf += p
+    if k == %(J)d:
+        while u > cdf and p > 0:
+            k += 1
+            p *= lam / k
+            cdf += p
+    return k
+""" % {"A": ", ".join(repr(a) for a in _LOGGAM_A), "J": FIXED_TERMS}
+
+
+#: C++ of the draw in two passes, so that the common case vectorises: ``poisson_head``
+#: without branches (the hash, exp and the first :data:`FIXED_TERMS` CDF terms; -1 where
+#: the count is at least 8 or the rate at least 10), then ``poisson_finish``, which keeps
+#: a count and redraws a -1 with the whole :func:`poisson_counts` algorithm.
+POISSON_HEAD_CPP = POISSON_STREAM_CPP + """
+static inline int32_t poisson_head(double lam, int32_t key, int32_t stimulus, int32_t step,
+                                   int32_t neuron)
+{
+    const uint64_t stream = _ipvae_mix64(((uint64_t)(uint32_t)key << 32) | (uint32_t)stimulus);
+    const uint64_t base = _ipvae_mix64(stream ^ (((uint64_t)(uint32_t)step << 32) | (uint32_t)neuron));
+    const double u = _ipvae_uniform(base, 0);
+    double p = exp(-lam), cdf = p;
+    int32_t k = 0;
+    for (int32_t j = 1; j <= %(J)d; j++)
+    {
+        k += (u > cdf);
+        p *= lam * _ipvae_inverse[j];
+        cdf += p;
+    }
+    return (k == %(J)d || lam >= 10) ? -1 : k;
+}
+""" % {"J": FIXED_TERMS}
+POISSON_FINISH_CPP = POISSON_STREAM_CPP + """
+static inline int32_t poisson_finish(int32_t z, double u, double scale, int32_t key,
+                                     int32_t stimulus, int32_t step, int32_t neuron)
+{
+    return z >= 0 ? z : poisson_stream(exp(u) * scale, key, stimulus, step, neuron);
+}
+"""
+_CYTHON_TWO_PASSES = """
+cdef int poisson_head(double lam, int key, int stimulus, int step, int neuron):
+    return poisson_stream(lam, key, stimulus, step, neuron)
+
+cdef int poisson_finish(int z, double u, double scale, int key, int stimulus, int step,
+                        int neuron):
+    if z >= 0:
+        return z
+    return poisson_stream(exp(u) * scale, key, stimulus, step, neuron)
+"""
+
+
+def _poisson_head(lam, key, stimulus, step, neuron):
+    """numpy target of :data:`poisson_head` (the whole draw: never -1)."""
+    return poisson_counts(lam, key, stimulus, step, neuron)
+
+
+def _poisson_finish(z, u, scale, key, stimulus, step, neuron):
+    """numpy target of :data:`poisson_finish`."""
+    z = np.asarray(z)
+    redraw = poisson_counts(np.exp(u) * scale, key, stimulus, step, neuron)
+    return np.where(z >= 0, z, redraw)
+
+
+#: Brian2 function ``poisson_head(lam, key, stimulus, step, neuron)``: the Poisson(lam) count
+#: of the counter (key, stimulus, step, neuron) (:func:`poisson_counts`), or -1 where the C++
+#: version leaves it to :data:`poisson_finish` (count >= 8 or lam >= 10). Pure.
+poisson_head = Function(_poisson_head, arg_units=[1, 1, 1, 1, 1], return_unit=1,
+                        arg_types=["float", "integer", "integer", "integer", "integer"],
+                        return_type="integer", stateless=True)
+poisson_head.implementations.add_implementation("cpp", code=POISSON_HEAD_CPP,
+                                                name="poisson_head")
+poisson_head.implementations.add_implementation("cython", code=_CYTHON + _CYTHON_TWO_PASSES,
+                                                name="poisson_head")
+
+#: Brian2 function ``poisson_finish(z, u, scale, key, stimulus, step, neuron)``: z where z >= 0,
+#: else the count of rate exp(u) scale from the counter (the whole algorithm). Pure.
+poisson_finish = Function(_poisson_finish, arg_units=[1, 1, 1, 1, 1, 1, 1], return_unit=1,
+                          arg_types=["integer", "float", "float", "integer", "integer",
+                                     "integer", "integer"],
+                          return_type="integer", stateless=True)
+poisson_finish.implementations.add_implementation("cpp", code=POISSON_FINISH_CPP,
+                                                  name="poisson_finish")
+poisson_finish.implementations.add_implementation("cython", code=_CYTHON + _CYTHON_TWO_PASSES,
+                                                  name="poisson_finish")

@@ -4,9 +4,9 @@ Layout (readable with plain h5py; every dataset has ``description`` and ``units`
 attributes; the root has ``format = "ipvae-brian/recording"`` and
 ``format_version``)::
 
-    /                      attrs: seed, mode, precision, bin_width (s), dt (s), steps,
-                           stream, n_stimuli, n_latents, n_pixels, software and Brian2
-                           versions, command_line, created
+    /                      attrs: seed, random_generator, mode, precision, bin_width
+                           (s), dt (s), steps, stream, n_stimuli, n_latents, n_pixels,
+                           software and Brian2 versions, command_line, created
     /params/...            a copy of the parameters (see models.parameters)
     /stimuli/x             (N, M) images or (N, T, M) movies; attrs: generator, params
                            (JSON) and every scalar generator parameter, image_shape
@@ -24,7 +24,10 @@ when complete (:func:`ipvae_brian.models.atomic_file.atomic_output`).
 
 Format versions: 1, the first; 2 adds the root attribute ``precision`` (float64 or
 float32, the network's floating-point type; a version-1 file was float64) and stores
-``/u`` in that type.
+``/u`` in that type; 3: the counts are drawn from the counter-based generator named by the
+root attribute ``random_generator``
+(:data:`~ipvae_brian.models.random_streams.GENERATOR`; versions 1 and 2 drew from MT19937
+reseeded at every stimulus onset, so the same seed gave other counts).
 """
 from __future__ import annotations
 
@@ -41,11 +44,12 @@ from ipvae_brian.models.errors import FileFormatError
 from ipvae_brian.models.config import OPTIONAL_RECORDS
 from ipvae_brian.models.network import ChunkResult
 from ipvae_brian.models.parameters import IPVAEParameters, count_dtype, open_hdf5
+from ipvae_brian.models.random_streams import GENERATOR
 from ipvae_brian.stimuli.input_limits import CheckedDataset, check_dataset, read_dataset
 from ipvae_brian.stimuli.stimulus_set import StimulusError, StimulusSet
 
 RECORDING_FORMAT = "ipvae-brian/recording"
-RECORDING_FORMAT_VERSION = 2
+RECORDING_FORMAT_VERSION = 3
 
 
 def _stimulus_attrs(params: dict) -> dict:
@@ -166,6 +170,7 @@ class RecordingWriter:
         N, T, K, M = self.stimuli.n_stimuli, self.steps, p.n_latents, p.n_pixels
         f.attrs["format"] = RECORDING_FORMAT
         f.attrs["format_version"] = RECORDING_FORMAT_VERSION
+        f.attrs["random_generator"] = GENERATOR
         f.attrs["software_version"] = __version__
         f.attrs["brian2_version"] = brian2.__version__
         f.attrs["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat()

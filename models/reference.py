@@ -23,8 +23,8 @@ drive and u rounded to float32 once), the reference of its float32 path
 
 Random draws: :func:`infer` draws from a numpy ``Generator`` (independent of the network's
 draws, for tests in distribution) or from :class:`NetworkStreams`, the network's own
-per-stimulus streams and Brian2's Poisson algorithm restated here, so that the reference
-draws the network's counts (for tests count by count).
+counter-based streams (the same function), so that the reference draws the network's
+counts (for tests count by count).
 
 References
 ----------
@@ -33,12 +33,11 @@ Vafaii, Galor & Yates (2025), arXiv:2410.19315, and the authors' ``main/layers.p
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
 from ipvae_brian.models.parameters import IPVAEParameters
-from ipvae_brian.models.random_streams import stimulus_seed, stream_key
+from ipvae_brian.models.random_streams import poisson_counts, stream_key
 
 
 def softplus(x: np.ndarray) -> np.ndarray:
@@ -152,38 +151,35 @@ def infer(params: IPVAEParameters, x: np.ndarray, steps: int, rng, stream: bool 
         u = np.broadcast_to(u0, (N, K)).copy()
         for t in range(steps):
             potentials[:, t] = u
-            counts[:, t] = _draw(rng, u, np.arange(N))
+            counts[:, t] = _draw(rng, u, np.arange(N), t)
             u = membrane_update(constants, u, counts[:, t], frame(t))
         return counts, potentials
     u = u0[None, :].copy()
     for n in range(N):
         for t in range(steps):
             potentials[n, t] = u[0]
-            counts[n, t] = _draw(rng, u, np.array([n]))[0]
+            counts[n, t] = _draw(rng, u, np.array([n]), t)[0]
             d = drive[n, t] if x.ndim == 3 else drive[n]
             u = membrane_update(constants, u, counts[n, t][None], d[None])
     return counts, potentials
 
 
-def _draw(rng, u: np.ndarray, stimuli: np.ndarray) -> np.ndarray:
-    """Counts of one bin given u (rows: ``stimuli``, their indices in the set)."""
+def _draw(rng, u: np.ndarray, stimuli: np.ndarray, t: int) -> np.ndarray:
+    """Counts of bin ``t`` given u (rows: ``stimuli``, their indices in the set)."""
     if isinstance(rng, NetworkStreams):
-        return rng.poisson(np.exp(u.astype(np.float64)), stimuli)
+        return rng.poisson(np.exp(u.astype(np.float64)), stimuli, t)
     return rng.poisson(np.exp(u))
 
 
 class NetworkStreams:
-    """The network's random streams and its Poisson draw, so the reference draws its counts.
+    """The network's random streams, so the reference draws the network's counts.
 
-    Stimulus n of a run with seed s draws from MT19937 seeded with
-    :func:`~ipvae_brian.models.random_streams.stimulus_seed` (stream_key(s), n) (one thread:
-    the runtime engine, and the standalone engine with one thread per simulation), a
-    uniform number being numpy's ``random_sample`` of it (both engines: (a 2^26 + b) / 2^53
-    of two 32-bit words a >> 5, b >> 6), and the neurons of a bin drawing one after another
-    with Brian2's ``poisson()``: the multiplication method below rate 10, PTRS (Hormann
-    1993) from 10 on, restated here from Brian2 2.9's code. The rate is exp(u) evaluated in
-    float64 (from a float32 u: as Brian2's Cython does; its C++ may evaluate exp in float,
-    up to a float32 rounding of the rate apart).
+    The count of neuron k in bin t of stimulus n under seed s is
+    :func:`~ipvae_brian.models.random_streams.poisson_counts` of the rate and the counter
+    (stream_key(s), n, t, k) (discrete mode: step t is bin t), whatever the engine, the
+    threads or the chunks. The rate is exp(u) evaluated in float64 (from a float32 u: as
+    Brian2's Cython does; its C++ may evaluate exp in float, up to a float32 rounding of
+    the rate apart).
 
     Parameters
     ----------
@@ -196,76 +192,9 @@ class NetworkStreams:
     def __init__(self, seed: int, first_stimulus: int = 0):
         self.key = stream_key(seed)
         self.first = int(first_stimulus)
-        self._streams: dict[int, np.random.RandomState] = {}
 
-    def uniform(self, stimulus: int) -> float:
-        """The next uniform number of a stimulus's stream."""
-        state = self._streams.get(stimulus)
-        if state is None:
-            state = self._streams[stimulus] = np.random.RandomState(
-                stimulus_seed(self.key, self.first + stimulus))
-        return state.random_sample()
-
-    def poisson(self, lam: np.ndarray, stimuli: np.ndarray) -> np.ndarray:
-        """Counts (len(stimuli), K) with rates ``lam`` (float64), neuron by neuron."""
-        counts = np.zeros(lam.shape, dtype=np.int64)
-        for row, stimulus in enumerate(stimuli):
-            for k, rate in enumerate(lam[row]):
-                counts[row, k] = self._one(float(rate), int(stimulus))
-        return counts
-
-    def _one(self, lam: float, stimulus: int) -> int:
-        if lam >= 10:
-            return self._ptrs(lam, stimulus)
-        if lam == 0:
-            return 0
-        enlam, x, prod = math.exp(-lam), 0, 1.0        # multiplication method
-        while True:
-            prod *= self.uniform(stimulus)
-            if prod > enlam:
-                x += 1
-            else:
-                return x
-
-    def _ptrs(self, lam: float, stimulus: int) -> int:
-        slam, loglam = math.sqrt(lam), math.log(lam)
-        b = 0.931 + 2.53 * slam
-        a = -0.059 + 0.02483 * b
-        invalpha = 1.1239 + 1.1328 / (b - 3.4)
-        vr = 0.9277 - 3.6224 / (b - 2)
-        while True:
-            U = self.uniform(stimulus) - 0.5
-            V = self.uniform(stimulus)
-            us = 0.5 - abs(U)
-            k = math.floor((2 * a / us + b) * U + lam + 0.43)
-            if us >= 0.07 and V <= vr:
-                return k
-            if k < 0 or (us < 0.013 and V > us):
-                continue
-            if (math.log(V) + math.log(invalpha) - math.log(a / (us * us) + b)
-                    <= -lam + k * loglam - _loggam(k + 1)):
-                return k
-
-
-def _loggam(x: float) -> float:
-    """log Gamma(x) as Brian2's ``poisson()`` computes it (its ``_loggam``)."""
-    a = (8.333333333333333e-02, -2.777777777777778e-03, 7.936507936507937e-04,
-         -5.952380952380952e-04, 8.417508417508418e-04, -1.917526917526918e-03,
-         6.410256410256410e-03, -2.955065359477124e-02, 1.796443723688307e-01,
-         -1.39243221690590e+00)
-    x0, n = x, 0
-    if x in (1.0, 2.0):
-        return 0.0
-    if x <= 7.0:
-        n = int(7 - x)
-        x0 = x + n
-    x2 = 1.0 / (x0 * x0)
-    gl0 = a[9]
-    for k in range(8, -1, -1):
-        gl0 = gl0 * x2 + a[k]
-    gl = gl0 / x0 + 0.5 * math.log(2 * math.pi) + (x0 - 0.5) * math.log(x0) - x0
-    if x <= 7.0:
-        for _ in range(n):
-            gl -= math.log(x0 - 1.0)
-            x0 -= 1.0
-    return gl
+    def poisson(self, lam: np.ndarray, stimuli: np.ndarray, step: int) -> np.ndarray:
+        """Counts (len(stimuli), K) of bin ``step`` with rates ``lam`` (float64)."""
+        K = lam.shape[-1]
+        return poisson_counts(lam, self.key, self.first + np.asarray(stimuli)[:, None], step,
+                              np.arange(K)[None, :])

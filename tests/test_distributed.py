@@ -19,7 +19,7 @@ import pytest
 from ipvae_brian.models.config import RunConfig
 from ipvae_brian.models.engines import simulate_counts
 from ipvae_brian.models.engines.distributed import SimulationCluster, network_for
-from ipvae_brian.models.random_streams import stimulus_seed, stream_key
+from ipvae_brian.models.random_streams import poisson_counts, stream_key
 from ipvae_brian.models.simulation import Simulation
 from ipvae_brian.models.parameters import IPVAEParameters
 from ipvae_brian.stimuli.stimulus_set import StimulusSet
@@ -90,26 +90,33 @@ def test_standalone_engine_same_counts_on_two_workers_and_shifted_chunks(cluster
 
 
 @pytest.mark.parametrize("engine", ["runtime", "standalone"])
-def test_first_bin_draws_come_from_the_stimulus_own_stream(engine):
-    """At the onset of stimulus n the generator is reseeded with stimulus_seed(key, n):
-    the counts of its first bin (drawn from u0 by Brian2's poisson(): for lam < 10, the
-    number of uniforms whose running product stays above exp(-lam), neuron by neuron)
-    are reproduced from numpy's MT19937 seeded with that value, for stimuli 5 to 12."""
+def test_first_bin_draws_come_from_the_stimulus_own_counters(engine):
+    """The count of neuron k in the first bin of stimulus n (drawn from u0) is the numpy
+    twin's draw from the counter (stream_key(seed), n, 0, k), for stimuli 5 to 12, rates
+    from 0.14 to 33 (both the CDF inversion and PTRS)."""
     params = IPVAEParameters.random(M, K, seed=1, column_norm=0.5).replace(
-        u0=np.linspace(-2.0, 1.5, K))
+        u0=np.linspace(-2.0, 3.5, K))
     net = network_for(*_spec(engine, 4, params))
     counts, _ = simulate_counts(net, _stimuli(8).x, seed=9, first_stimulus=5)
-    key = stream_key(9)
-    expected = np.zeros((8, K), dtype=int)
-    for n in range(8):
-        uniforms = iter(np.random.RandomState(stimulus_seed(key, 5 + n)).random_sample(1000))
-        for k, lam in enumerate(np.exp(params.u0)):
-            product = next(uniforms)
-            while product > np.exp(-lam):
-                expected[n, k] += 1
-                product *= next(uniforms)
-    assert expected.sum() > 50
+    expected = poisson_counts(np.exp(params.u0)[None, :], stream_key(9),
+                              5 + np.arange(8)[:, None], 0, np.arange(K)[None, :])
+    assert expected.sum() > 200
     np.testing.assert_array_equal(counts[:, 0], expected)
+
+
+def test_standalone_counts_do_not_depend_on_the_threads():
+    """cpp_standalone with 1 and 2 OpenMP threads per simulation: the same counts (the
+    draws are counter-based; MT19937 with one generator per thread gave other counts)."""
+    x = _stimuli(6).x
+    counts = []
+    for threads in (1, 2):
+        params, config = _spec("standalone", 6, IPVAEParameters.random(
+            M, K, seed=1, column_norm=0.5).replace(u0=np.linspace(-2.0, 1.5, K)))
+        net = network_for(params, config.replace(threads=threads))
+        assert net.threads == threads
+        counts.append(simulate_counts(net, x, seed=4)[0])
+    assert counts[0].sum() > 100, "too few spikes to compare"
+    np.testing.assert_array_equal(counts[0], counts[1])
 
 
 def test_interrupted_run_leaves_no_file(cluster, tmp_path):

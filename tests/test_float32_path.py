@@ -45,6 +45,7 @@ from ipvae_brian.models.engines.distributed import SimulationCluster
 from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.network import IPVAENetwork
 from ipvae_brian.models.parameters import IPVAEParameters
+from ipvae_brian.models.random_streams import GENERATOR
 from ipvae_brian.models.reference import NetworkStreams, UpdateConstants, infer, membrane_update
 
 EPS32 = 2.0 ** -24
@@ -200,8 +201,9 @@ def test_float32_counts_do_not_depend_on_the_workers(cluster, engine):
 
 
 def test_simulate_precision_is_recorded(run_cli, tmp_path):
-    """``simulate --precision float32`` records the precision (format version 2) and stores
-    u as float32; the default stays float64; another precision is refused in one line."""
+    """``simulate --precision float32`` records the precision (format version 3, which also
+    names the random generator) and stores u as float32; the default stays float64;
+    another precision is refused in one line."""
     stimuli = tmp_path / "x.npy"
     np.save(stimuli, _stimuli(4))
     for precision in ("float32", None):
@@ -213,7 +215,8 @@ def test_simulate_precision_is_recorded(run_cli, tmp_path):
         assert code == 0, stderr
         assert f"precision: {precision or 'float64'}" in stdout
         with h5py.File(out, "r") as f:
-            assert f.attrs["format_version"] == 2
+            assert f.attrs["format_version"] == 3
+            assert f.attrs["random_generator"] == GENERATOR
             assert f.attrs["precision"] == (precision or "float64")
             assert f["u"].dtype == (np.float32 if precision else np.float64)
     code, _, stderr = run_cli("simulate", "--stimuli", stimuli, "--random-params",

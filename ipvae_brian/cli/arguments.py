@@ -152,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", default="recording.h5", metavar="FILE.h5",
                      help="output recording (written to a temporary file, renamed when complete)")
     scale_out(sim)
+    sim.add_argument("--lanes", type=int, default=None, metavar="B",
+                     help="stimuli simulated side by side in one network (standalone "
+                     "engine, lateral matrix, discrete mode; default 16 there, else 1); "
+                     "the counts do not depend on it")
 
     sweep = command("sweep", "simulate a grid of parameter values",
                     "Simulate the same stimuli for every point of a grid of parameter values "

@@ -19,9 +19,8 @@ back to the process that owns the output file and are yielded in stimulus order,
 one HDF5 file; workers never write it. At most a few chunks per worker are in flight,
 which bounds the memory of out-of-order results.
 
-Reproducibility: every stimulus draws from its own random stream, seeded from (seed,
-stimulus index) at its onset (:mod:`ipvae_brian.models.random_streams`), and every simulation uses one
-thread (the standalone engine's draws depend on its thread count), so the counts are
+Reproducibility: every count is drawn from a counter of (seed, stimulus index, step,
+neuron) (:mod:`ipvae_brian.models.random_streams`), so the counts are
 bit-for-bit identical whatever the number of workers, the chunk size, or which worker
 ran which chunk. A worker that dies (killed, out of memory, node lost) loses its chunks
 in flight; the scheduler reruns them on another worker (up to Dask's
