@@ -201,24 +201,26 @@ def test_float32_counts_do_not_depend_on_the_workers(cluster, engine):
 
 
 def test_simulate_precision_is_recorded(run_cli, tmp_path):
-    """``simulate --precision float32`` records the precision (format version 3, which also
-    names the random generator) and stores u as float32; the default stays float64;
-    another precision is refused in one line."""
+    """``simulate`` records the precision (format version 3, which also names the random
+    generator) and stores u in it: float32 by default (the command's default; the Python
+    API's RunConfig stays float64), float64 with ``--precision float64``; another
+    precision is refused in one line."""
     stimuli = tmp_path / "x.npy"
     np.save(stimuli, _stimuli(4))
-    for precision in ("float32", None):
-        out = tmp_path / f"{precision}.h5"
+    assert RunConfig().precision == "float64"
+    for precision, recorded in (("float64", "float64"), (None, "float32")):
+        out = tmp_path / f"{recorded}.h5"
         extra = ("--precision", precision) if precision else ()
         code, stdout, stderr = run_cli("simulate", "--stimuli", stimuli, "--random-params",
                                        "--latents", 8, "--steps", 4, "--record", "u",
                                        "--out", out, *extra)
         assert code == 0, stderr
-        assert f"precision: {precision or 'float64'}" in stdout
+        assert f"precision: {recorded}" in stdout
         with h5py.File(out, "r") as f:
             assert f.attrs["format_version"] == 3
             assert f.attrs["random_generator"] == GENERATOR
-            assert f.attrs["precision"] == (precision or "float64")
-            assert f["u"].dtype == (np.float32 if precision else np.float64)
+            assert f.attrs["precision"] == recorded
+            assert f["u"].dtype == np.dtype(recorded)
     code, _, stderr = run_cli("simulate", "--stimuli", stimuli, "--random-params",
                               "--precision", "float16", "--out", tmp_path / "no.h5")
     assert code == 2 and "invalid choice: 'float16'" in stderr
