@@ -36,7 +36,7 @@ from ipvae_brian.models.engines import run_chunks, simulate_counts
 from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.network import IPVAENetwork
 from ipvae_brian.models.parameters import IPVAEParameters
-from ipvae_brian.models.run_summary import fraction_never_fired
+from ipvae_brian.models.run_summary import LATE_READOUT, fraction_never_fired
 from ipvae_brian.models.shipped import resolve_parameters
 from ipvae_brian.stimuli import catalog
 from ipvae_brian.stimuli.stimulus_set import StimulusSet
@@ -71,7 +71,7 @@ class EvaluationOptions:
     params: str | None = None
     stimuli: str = "natural16:test"
     n: int | None = None
-    steps: int = 129
+    steps: int = LATE_READOUT + 1
     at: tuple | None = None
     seed: int = 0
     engine: str = "auto"

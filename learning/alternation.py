@@ -175,9 +175,9 @@ def brian_simulator(steps: int, engine: str = "auto", threads: int = 1) -> Simul
 
     The network of one shape is built once per process (the standalone engine
     keeps its compiled program loaded), so each call only reruns it with the
-    new parameters and stimuli. One thread by default: the counts depend on the
-    thread count, and OpenMP threads that share their cores with other work
-    spin at their barriers (``models.engines.standalone``).
+    new parameters and stimuli. One thread by default: OpenMP threads that share
+    their cores with other work spin at their barriers
+    (``models.engines.standalone``); the counts do not depend on it.
     """
     from ipvae_brian.models.config import RunConfig
     from ipvae_brian.models.simulation import simulate as simulate_network
@@ -303,12 +303,12 @@ def evaluate(params: IPVAEParameters, x: np.ndarray, simulate: Simulator, seed: 
     -------
     dict
         ``objective``, ``r2_early``, ``zeros_early``, ``r2_last``, ``zeros_last``,
-        ``spikes``, ``never_fire``, ``runaways``.
+        ``spikes``, ``never_fire``, ``runaways``, and ``bins`` (T: the last bin is T - 1).
     """
     counts, u = simulate(params, x, seed)
     bad = runaway_stimuli(counts, params)
     good = ~bad
-    out = {"runaways": int(bad.sum()),
+    out = {"runaways": int(bad.sum()), "bins": int(counts.shape[1]),
            "never_fire": fraction_never_fired(counts.sum(axis=(0, 1)))}
     if not good.any():
         return {**out, **{k: np.nan for k in ("objective", "r2_early", "zeros_early",
@@ -339,15 +339,19 @@ def calibrate(params: IPVAEParameters, x_validation: np.ndarray, x_test: np.ndar
     """The closing calibration of b and eta on held-out stimuli
     (:func:`~.closed_loop_search.calibrate_bias_and_step`), recorded in the provenance.
 
-    J is the closed-loop free energy (all ``rule.steps`` bins) on ``x_validation``,
+    J is the closed-loop free energy over every bin ``simulate`` runs on ``x_validation``,
     training stimuli that were in no minibatch, with one seed for every candidate. The
     test stimuli are evaluated before and after with the seed of the epochs' evaluation.
+    ``learn --calibrate`` simulates through the late read-out of the evaluation (t =
+    :data:`~ipvae_brian.models.run_summary.LATE_READOUT`), beyond the ``rule.steps`` bins
+    trained on, so a candidate under which a stimulus runs away late is never chosen
+    (its J is infinite).
 
     Returns
     -------
     IPVAEParameters
         With ``provenance["learning"]["calibration"]``: ``noise_price_factor`` (c, or None
-        if the fitted b was kept), ``eta_factor``, ``validation_stimuli``,
+        if the fitted b was kept), ``eta_factor``, ``validation_stimuli``, ``bins``,
         ``objective_validation`` (before, after), ``test_before`` and ``test_after`` (the
         evaluation's dicts) and every candidate's J (``objectives``).
     """
@@ -360,7 +364,7 @@ def calibrate(params: IPVAEParameters, x_validation: np.ndarray, x_test: np.ndar
     provenance = dict(params.provenance)
     provenance["learning"] = {**provenance["learning"], "calibration": {
         "noise_price_factor": price, "eta_factor": step,
-        "validation_stimuli": int(x_validation.shape[0]),
+        "validation_stimuli": int(x_validation.shape[0]), "bins": before["bins"],
         "objective_validation": [objectives["fitted"], min(objectives.values())],
         "test_before": before, "test_after": after, "objectives": objectives}}
     return calibrated.replace(provenance=provenance)

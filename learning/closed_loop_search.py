@@ -72,23 +72,14 @@ def search_bias_and_step(params: IPVAEParameters,
     objectives : dict
         J at every candidate, {"b x 0.25": ..., "eta x 2": ...}.
     """
-    objectives = {}
-
-    def best(candidates, name):
-        scores = []
-        for factor, candidate in candidates:
-            J = objective(candidate)
-            objectives[f"{name} x {factor:.4g}"] = J
-            scores.append(J)
-        i = int(np.argmin(scores))
-        keep = [factor for factor, _ in candidates].index(1.0)
-        return candidates[i] if scores[i] < scores[keep] else candidates[keep]
-
-    bias_factor, params = best([(f, params.replace(log_bias=params.log_bias + np.log(f)))
-                                for f in BIAS_FACTORS], "b")
-    step_factor, params = best([(f, params.replace(log_lr=params.log_lr + np.log(f)))
-                                for f in STEP_FACTORS], "eta")
-    return params, float(bias_factor), float(step_factor), objectives
+    J = objective(params)
+    objectives = {"b x 1": J}
+    bias_factor, params, J = _lowest_of(
+        params, J, [(f"b x {f:.4g}", f, params.replace(log_bias=params.log_bias + np.log(f)))
+                    for f in BIAS_FACTORS if f != 1.0], objective, objectives)
+    objectives["eta x 1"] = J
+    step_factor, params, J = _step_search(params, J, objective, objectives)
+    return params, float(bias_factor or 1.0), float(step_factor or 1.0), objectives
 
 
 def calibrate_bias_and_step(params: IPVAEParameters,
@@ -130,25 +121,37 @@ def calibrate_bias_and_step(params: IPVAEParameters,
     price = poisson_noise_price(params)      # of the final Phi and sigma; eta leaves it
 
     def price_search(current, J_current, label):
-        best = (current, J_current, None)
-        for c in NOISE_PRICE_FACTORS:
-            candidate = current.replace(log_bias=np.log(c * price))
-            J = objective(candidate)
-            objectives[f"{label}, b = {c:.4g} x noise price"] = J
-            if J < best[1]:
-                best = (candidate, J, c)
-        return best
+        return _lowest_of(current, J_current,
+                          [(f"{label}, b = {c:.4g} x noise price", c,
+                            current.replace(log_bias=np.log(c * price)))
+                           for c in NOISE_PRICE_FACTORS], objective, objectives)
 
-    params, J, chosen = price_search(params, J_fitted, "eta as fitted")
-    step_factor, J_step = 1.0, J
-    for f in STEP_FACTORS:
-        if f != 1.0:
-            objectives[f"eta x {f:.4g}"] = objective(
-                params.replace(log_lr=params.log_lr + np.log(f)))
-            if objectives[f"eta x {f:.4g}"] < J_step:
-                step_factor, J_step = f, objectives[f"eta x {f:.4g}"]
-    if step_factor != 1.0:
-        params = params.replace(log_lr=params.log_lr + np.log(step_factor))
-        params, _, again = price_search(params, J_step, f"eta x {step_factor:.4g}")
+    chosen, params, J = price_search(params, J_fitted, "eta as fitted")
+    step_factor, stepped, J_step = _step_search(params, J, objective, objectives)
+    if step_factor is not None:
+        again, params, _ = price_search(stepped, J_step, f"eta x {step_factor:.4g}")
         chosen = again if again is not None else chosen
-    return params, chosen, float(step_factor), objectives
+    return params, chosen, float(step_factor or 1.0), objectives
+
+
+def _lowest_of(current: IPVAEParameters, J_current: float, candidates: list,
+               objective: Callable[[IPVAEParameters], float], objectives: dict):
+    """The candidate of lowest J if it is below ``J_current``, else ``current``.
+
+    ``candidates`` are (name, value, parameters); each J is recorded in ``objectives`` under
+    its name, in order. Returns (value, parameters, J), value None when ``current`` stays.
+    """
+    best = (None, current, J_current)
+    for name, value, candidate in candidates:
+        objectives[name] = objective(candidate)
+        if objectives[name] < best[2]:
+            best = (value, candidate, objectives[name])
+    return best
+
+
+def _step_search(params: IPVAEParameters, J: float,
+                 objective: Callable[[IPVAEParameters], float], objectives: dict):
+    """eta times each factor of :data:`STEP_FACTORS` but 1: :func:`_lowest_of` them."""
+    return _lowest_of(params, J, [(f"eta x {f:.4g}", f,
+                                   params.replace(log_lr=params.log_lr + np.log(f)))
+                                  for f in STEP_FACTORS if f != 1.0], objective, objectives)

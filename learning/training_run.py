@@ -24,6 +24,7 @@ from ipvae_brian.learning.adam import STATE_GROUP, AdamState, read_state
 from ipvae_brian.models.atomic_file import check_output_path
 from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.parameters import IPVAEParameters
+from ipvae_brian.models.run_summary import LATE_READOUT
 from ipvae_brian.stimuli import catalog
 from ipvae_brian.stimuli.stimulus_set import StimulusSet
 
@@ -215,13 +216,13 @@ def calibration_line(calibration: dict) -> str:
 
     Examples
     --------
-    >>> print(calibration_line({"noise_price_factor": 1.414, "eta_factor": 1.0,
+    >>> print(calibration_line({"noise_price_factor": 1.414, "eta_factor": 1.0, "bins": 129,
     ...     "objective_validation": [223.04, 221.78],
     ...     "test_before": {"objective": 237.7, "r2_early": 0.638, "zeros_early": 0.738,
     ...                     "r2_last": 0.733, "zeros_last": 0.748},
     ...     "test_after": {"objective": 236.1, "r2_early": 0.63, "zeros_early": 0.76,
     ...                    "r2_last": 0.75, "zeros_last": 0.797}}))
-    calibrated: b = 1.414 x the Poisson-noise price, eta x 1; validation free energy 223.04 -> 221.78; test: free energy 237.70 -> 236.10, R^2 t16 0.638 -> 0.630 at 73.8% -> 76.0% zeros, last bin 0.733 -> 0.750 at 74.8% -> 79.7%
+    calibrated: b = 1.414 x the Poisson-noise price, eta x 1; validation free energy 223.04 -> 221.78; test: free energy 237.70 -> 236.10, R^2 t16 0.638 -> 0.630 at 73.8% -> 76.0% zeros, t128 0.733 -> 0.750 at 74.8% -> 79.7%
     """
     c = calibration["noise_price_factor"]
     price = "b as fitted" if c is None else f"b = {c:.4g} x the Poisson-noise price"
@@ -231,7 +232,8 @@ def calibration_line(calibration: dict) -> str:
             f"energy {J[0]:.2f} -> {J[1]:.2f}; test: free energy {before['objective']:.2f} -> "
             f"{after['objective']:.2f}, R^2 t16 {before['r2_early']:.3f} -> "
             f"{after['r2_early']:.3f} at {100 * before['zeros_early']:.1f}% -> "
-            f"{100 * after['zeros_early']:.1f}% zeros, last bin {before['r2_last']:.3f} -> "
+            f"{100 * after['zeros_early']:.1f}% zeros, t{calibration['bins'] - 1} "
+            f"{before['r2_last']:.3f} -> "
             f"{after['r2_last']:.3f} at {100 * before['zeros_last']:.1f}% -> "
             f"{100 * after['zeros_last']:.1f}%")
 
@@ -352,10 +354,11 @@ def run_learning(options: LearningOptions, report: Callable[[str], None] | None 
                                simulate, history=history, state=state, on_epoch=epoch_done,
                                progress=minibatch_done)
     if validation is not None and "calibration" not in params.provenance["learning"]:
+        bins = max(rule.steps, LATE_READOUT + 1)
         report(f"Calibrating b and eta on {validation.shape[0]:,} held-out training stimuli "
-               f"(the closed-loop free energy over {rule.steps} bins)")
+               f"(the closed-loop free energy over {bins} bins, through t = {bins - 1})")
         params = alternation.calibrate(params, validation, test.x, rule, options.seed,
-                                       simulate)
+                                       alternation.brian_simulator(bins, options.engine))
         params.save(out, extra_groups={STATE_GROUP: state.arrays()})
         report(calibration_line(params.provenance["learning"]["calibration"]))
     return LearningResult(params=params, path=out, image_shape=train.image_shape)

@@ -18,6 +18,12 @@ import numpy as np
 
 from ipvae_brian.models.parameters import IPVAEParameters
 
+#: t of the late read-out of every evaluation (``run_sim.py evaluate`` and the closing
+#: calibration of ``learn``): 128 membrane updates, so LATE_READOUT + 1 = 129 bins are
+#: simulated (t = 0 .. 128). Twice the 64 bins ``learn`` trains on by default, so a
+#: stimulus that runs away only after the trained bins is seen.
+LATE_READOUT = 128
+
 
 def r_squared(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
     """Coefficient of determination of each sample's reconstruction.

@@ -192,6 +192,29 @@ def test_calibration_prices_b_in_poisson_noise_and_keeps_only_what_lowers_the_ob
     np.testing.assert_array_equal(again.log_bias, calibrated.log_bias)
 
 
+def test_learn_calibrate_scores_its_candidates_through_the_late_readout(monkeypatch, tmp_path):
+    """``learn --calibrate`` simulates its validation and test stimuli through t =
+    LATE_READOUT (129 bins), past the 20 bins trained on, so that a candidate under which a
+    stimulus runs away only after the trained bins gets an infinite J; it used to run the
+    trained bins only, and natural16 candidates it chose ran away after bin 64."""
+    from ipvae_brian.learning import training_run
+    from ipvae_brian.models.run_summary import LATE_READOUT
+    asked = []
+
+    def simulator(steps, engine="auto", threads=1):
+        asked.append(steps)
+        return reference_simulator(steps)
+    monkeypatch.setattr(alternation, "brian_simulator", simulator)
+    options = training_run.LearningOptions(
+        stimuli="digits8", latents=8, epochs=1, out=str(tmp_path / "p.h5"), n_train=40,
+        n_test=10, steps=20, window=4, batch_size=20, release=2, calibrate=True,
+        validation=10)
+    note = training_run.run_learning(options).params.provenance["learning"]["calibration"]
+    assert asked == [20, LATE_READOUT + 1]
+    assert note["bins"] == note["test_after"]["bins"] == LATE_READOUT + 1 == 129
+    assert "t128" in training_run.calibration_line(note)
+
+
 def test_clamps_rise_linearly_and_step_sizes_decay():
     rule = alternation.LearningRule(clamp_start=2.0, clamp_final=10.0, release=100, decay=50)
     assert [rule.clamp(j) for j in (0, 50, 100, 500)] == [2.0, 6.0, 10.0, 10.0]

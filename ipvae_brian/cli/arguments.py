@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from ipvae_brian.models.config import BIN_WIDTH_S
+from ipvae_brian.models.run_summary import LATE_READOUT
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -437,8 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--stimuli", default="natural16:test", metavar="SPEC",
                           help="stimulus set (see simulate --help)")
     evaluate.add_argument("--n", type=int, default=None, help="first N stimuli (default: all)")
-    evaluate.add_argument("--steps", type=int, default=129,
-                          help="bins per stimulus (129 reaches t = 128)")
+    evaluate.add_argument("--steps", type=int, default=LATE_READOUT + 1,
+                          help=f"bins per stimulus ({LATE_READOUT + 1} reaches t = "
+                               f"{LATE_READOUT})")
     evaluate.add_argument("--at", type=lambda s: [int(v) for v in s.split(",")], default=None,
                           metavar="T,T,...", help="further bins to print")
     seed(evaluate)
