@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 
-from ipvae_brian.models.config import LANES
+from ipvae_brian.models.config import LANES, RunConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -49,10 +48,11 @@ def main():
     stim = natural16("test", n=args.n)
     params = IPVAEParameters.load(default_parameters_path(256))
     for lateral in ("matrix", "synapses") if args.lateral == "both" else (args.lateral,):
-        lanes = (args.lanes or min(LANES, args.n)) if lateral == "matrix" else 1
-        net = IPVAENetwork(params, args.steps, engine="standalone", threads=1,
-                           chunk_size=args.n, lateral=lateral, lanes=lanes,
-                           precision=args.precision)
+        config = RunConfig(steps=args.steps, engine="standalone", threads=1,
+                           chunk_size=args.n, lateral=lateral, precision=args.precision,
+                           lanes=args.lanes if lateral == "matrix" else None)
+        net = IPVAENetwork(params, config.resolve(args.n, params.n_latents))
+        lanes = net.lanes
         net.profile = True
         with tempfile.TemporaryDirectory() as folder:
             start = time.perf_counter()

@@ -72,8 +72,8 @@ SPIKE_ENTRY_WEIGHT = 16
 #: time, which streams all of W from memory every step).
 LANES = 16
 
-#: Threads of one simulation in a run of chunks: parallelism comes from processes, and
-#: the standalone engine's counts depend on its thread count (one generator per thread).
+#: Threads of one simulation in a run of chunks: parallelism comes from processes (the
+#: counts do not depend on the thread count: every count is drawn from its own counter).
 THREADS_PER_SIMULATION = 1
 
 
@@ -105,6 +105,15 @@ def chunk_entries(steps: int, n_latents: int, record_u: bool, continuous: bool) 
     """Weighted count entries of one stimulus, the unit in which chunks are sized."""
     return (steps * n_latents * (5 if record_u else 1)
             * (SPIKE_ENTRY_WEIGHT if continuous else 1))
+
+
+def _lanes_refused(lanes: int, resolved: str = "") -> SimulationInputError:
+    """The error for ``lanes`` > 1 where stimuli cannot run side by side
+    (:meth:`RunConfig.lanes_possible`); ``resolved`` says what the run resolved to."""
+    return SimulationInputError(
+        f"--lanes {lanes}: stimuli side by side need the standalone engine, the lateral "
+        f"product (--lateral matrix), discrete mode, drawn counts, no --stream and no "
+        f"movies{resolved}")
 
 
 def _positive_int(value, name: str) -> int | None:
@@ -151,7 +160,8 @@ class RunConfig:
         Stimuli simulated side by side in one network of lanes x K latent neurons, each
         stimulus in its own lane with its own random streams, the lateral weights stored
         once (the same counts as one at a time, in float64 the same numbers). Only with the
-        standalone engine, the lateral product, discrete mode, no streaming and no movies.
+        standalone engine, the lateral product, discrete mode, drawn counts, no streaming
+        and no movies (:meth:`lanes_possible`).
         None: :meth:`resolve` picks :data:`LANES` there, else 1.
     threads : int, optional
         OpenMP threads of one standalone simulation (default: ``$IPVAE_THREADS`` or every
@@ -232,10 +242,8 @@ class RunConfig:
                                        f"{', '.join(PRECISIONS)}")
         set_("chunk_size", _positive_int(self.chunk_size, "--chunk-size"))
         set_("lanes", _positive_int(self.lanes, "--lanes"))
-        if (self.lanes or 1) > 1 and not self.lanes_possible(unresolved_ok=True):
-            raise SimulationInputError(
-                f"--lanes {self.lanes}: stimuli side by side need the standalone engine, the "
-                f"lateral product (--lateral matrix), discrete mode, no --stream and no movies")
+        if (self.lanes or 1) > 1 and not self.lanes_possible():
+            raise _lanes_refused(self.lanes)
         set_("threads", _positive_int(self.threads, "threads"))
         set_("workers", _positive_int(self.workers, "--workers"))
         if self.scheduler and self.workers is not None:
@@ -266,13 +274,13 @@ class RunConfig:
     def record_u(self) -> bool:
         return "u" in self.record
 
-    def lanes_possible(self, unresolved_ok: bool = False) -> bool:
-        """Whether stimuli can run side by side (``lanes`` > 1) in this configuration; with
-        ``unresolved_ok``, "auto" engine and lateral count as possible."""
-        engines = ("standalone", "auto") if unresolved_ok else ("standalone",)
-        laterals = ("matrix", "auto") if unresolved_ok else ("matrix",)
-        return (self.engine in engines and self.lateral in laterals and not self.continuous
-                and not self.stream and not self.movie and self.draw_counts)
+    def lanes_possible(self, engine: str | None = None, lateral: str | None = None) -> bool:
+        """Whether stimuli can run side by side (``lanes`` > 1) in this configuration, or
+        with ``engine`` and ``lateral`` as resolved; an "auto" one counts as possible."""
+        return ((engine or self.engine) in ("standalone", "auto")
+                and (lateral or self.lateral) in ("matrix", "auto")
+                and not self.continuous and not self.stream and not self.movie
+                and self.draw_counts)
 
     def replace(self, **changes) -> "RunConfig":
         """A copy with some fields changed (validated again); a changed engine or lateral
@@ -322,14 +330,11 @@ class RunConfig:
                 f"for event-driven synapses" if big else
                 f"auto: event-driven synapses for {bins:,} steps < {STANDALONE_MIN_BINS:,}")
         engine, lateral = changes.get("engine", self.engine), changes.get("lateral", self.lateral)
-        possible = self.replace(engine=engine, lateral=lateral, lanes=None).lanes_possible()
+        possible = self.lanes_possible(engine, lateral)
         if self.lanes is None:
             changes["lanes"] = min(LANES, n_stimuli) if possible else 1
         elif self.lanes > 1 and not possible:
-            raise SimulationInputError(
-                f"--lanes {self.lanes}: stimuli side by side need the standalone engine, the "
-                f"lateral product, discrete mode, no streaming and no movies (resolved: "
-                f"{engine} engine, lateral {lateral})")
+            raise _lanes_refused(self.lanes, f" (resolved: {engine} engine, lateral {lateral})")
         if self.chunk_size is None:
             per_stimulus = self.entries_per_stimulus(n_latents)
             changes["chunk_size"] = min(max(1, TASK_ENTRIES // per_stimulus),

@@ -72,7 +72,7 @@ u_floor : 1 (shared, constant)         # hard floor of u and of du
 t_chunk : second (shared)              # start time of the current chunk of stimuli
 onset : integer (linked)               # 1 in the first step of a stimulus, else 0
 stream_key : integer (linked)          # 32-bit key of the seed (random streams)
-stream_stimulus : integer (linked)     # index of the stimulus of this step (in the whole set)
+stream_stimulus : integer (linked)     # index (in the whole set) of lane 0's stimulus this step
 stream_step : integer (linked)         # index of this step since that stimulus's onset
 neuron : integer (constant)            # k, the neuron's index in its stimulus's K (i mod K)
 lane : integer (constant)              # which of the stimuli side by side it serves (i div K)
@@ -110,36 +110,38 @@ lateral = 0                                         # consumed, refilled in the 
 
 #: Reset of the potential to the prior at the onset of every stimulus, u <- u0 where
 #: ``onset`` = 1, else unchanged (exact: 1 * u0 + 0 * u = u0, 0 * u0 + 1 * u = u). It runs on
-#: every step, in the same operation as the draw and just before it (unless streaming), on
-#: the clock of the bins: see :data:`STIMULUS_ONSET_COUNT` for why not on a clock of its own.
+#: every step (slot ``start``, after :data:`STIMULUS_ONSET_COUNT` and before the draw; not in
+#: streaming mode), on the network's one clock: see :data:`STIMULUS_ONSET_COUNT` for why not
+#: on a clock of its own.
 STIMULUS_ONSET_RESET = "u = onset * u0 + (1 - onset) * u   # u <- u0 at a stimulus onset\n"
 
-#: The one neuron of :class:`StimulusStreams`: which stimulus starts next, and the seed's key.
+#: The one neuron of :class:`StimulusStreams`: which stimulus starts next, which stimulus and
+#: step the current step draws for, and the seed's key.
 #: Every variable is shared, so the latents read them as scalars (an indexed read of a
 #: linked per-neuron variable kept the compiler from vectorising the draw).
 STIMULUS_STREAM_EQUATIONS = """
 stimulus : integer (shared)              # index (in the whole set) of the next stimulus to start
 step_in_stimulus : integer (shared)      # steps of dt since the current stimulus's onset
 onset : integer (shared)                 # 1 in the first step of a stimulus, else 0
-drawing : integer (shared)               # index of the stimulus (of lane 0) this step draws for
-draw_step : integer (shared)             # this step's index since that stimulus's onset
+stream_stimulus : integer (shared)       # index of the stimulus (in lane 0) of this step
+stream_step : integer (shared)           # this step's index since that stimulus's onset
 stream_key : integer (shared, constant)  # 32-bit key of the seed (see stream_key())
 steps_per_stimulus : integer (shared, constant)  # T tau / dt, steps of dt per stimulus
-lanes : integer (shared, constant)       # stimuli side by side (stimulus + lane in lane lane)
+lanes : integer (shared, constant)       # stimuli side by side (lane b: stream_stimulus + b)
 """
 
 #: Every step (slot ``start``, before the latents' reset and draw): is this the first step
-#: of a stimulus? If so, count it; the step's draws use the counter (stimulus, step) of
-#: ``drawing`` and ``draw_step``. The onsets are counted
-#: in steps on the one clock of the network, not scheduled on a second clock of T tau:
+#: of a stimulus? If so, count it (all ``lanes`` stimuli that start side by side); the
+#: step's draws use the counters of ``stream_stimulus`` and ``stream_step``. The onsets are
+#: counted in steps on the one clock of the network, not scheduled on a second clock of T tau:
 #: Brian2's standalone program takes two clocks to tick together only if their times
 #: differ by at most 1e-14 s, and i dt and n (T dt) round apart once the run is long
 #: (T = 17 bins of 25 ms: from 64 s on), which moved some onsets one step late.
 STIMULUS_ONSET_COUNT = """
-onset = int(step_in_stimulus == 0)                # first step of a stimulus?
-drawing = stimulus + (onset - 1) * lanes          # the stimulus (lane 0) of this step
-draw_step = step_in_stimulus                      # and the step within it
-stimulus = stimulus + onset * lanes               # counted at its onset
+onset = int(step_in_stimulus == 0)                    # first step of a stimulus?
+stream_stimulus = stimulus + (onset - 1) * lanes      # the stimulus (lane 0) of this step
+stream_step = step_in_stimulus                        # and the step within it
+stimulus = stimulus + onset * lanes                   # counted at its onset
 step_in_stimulus = (step_in_stimulus + 1) % steps_per_stimulus
 """
 

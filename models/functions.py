@@ -1,9 +1,10 @@
 """Brian2 functions with C++ and Cython implementations used by the model's equations.
 
 - :func:`softplus` (``softplus`` in :data:`~ipvae_brian.models.equations.MEMBRANE_UPDATE`):
-  in C++ without branches, max(x, 0) + log1p(exp(-|x|)) (the same numbers as x + log1p(exp(-x))
-  for x > 0 and log1p(exp(x)) otherwise), so the update vectorises, with a float overload
-  for the float32 network;
+  without branches, max(x, 0) + log1p(exp(-|x|)) (the same numbers as x + log1p(exp(-x))
+  for x > 0 and log1p(exp(x)) otherwise), so the update vectorises; one C++ source
+  (:data:`SOFTPLUS_CPP`) for both engines (the runtime engine's Cython includes it
+  verbatim), and in C++ a float overload for the float32 network;
 - the bodies of ``lateral_product()`` (:class:`~ipvae_brian.models.populations.LateralProduct`,
   the lateral term as one product per step, for one stimulus or several side by side),
   formatted with the Brian2 names of the arrays.
@@ -16,22 +17,26 @@ import numpy as np
 from brian2 import check_units, implementation
 
 
-@implementation("cpp", """
+#: C++ of ``softplus`` in double, the C++ and (included verbatim) the Cython version.
+SOFTPLUS_CPP = """
 static inline double softplus(double x)
 {
     return fmax(x, 0.0) + log1p(exp(-fabs(x)));
 }
+"""
+
+
+@implementation("cpp", SOFTPLUS_CPP + """
 static inline float softplus(float x)      // the float32 network's: expf, log1pf
 {
     return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x)));
 }
 """)
-@implementation("cython", """
-cdef double softplus(double x):
-    if x > 0:
-        return x + log1p(exp(-x))
-    return log1p(exp(x))
-""")
+@implementation("cython", '''
+cdef extern from *:
+    """%s"""
+    double softplus(double x)
+''' % SOFTPLUS_CPP)
 @check_units(x=1, result=1)
 def softplus(x):
     """log(1 + exp(x)) without overflow (numpy target; C++/Cython versions above)."""
@@ -90,7 +95,9 @@ cdef int lateral_product():
 
 #: C++ (standalone) body of ``lateral_product()`` for ``{lanes}`` stimuli side by side:
 #: lateral[b K + i] = sum_j W_ij z[b K + j] for every lane b, the same sums in the same
-#: order (j ascending) as :data:`LATERAL_PRODUCT_CPP`. At the first call W is packed once
+#: order (j ascending) as :data:`LATERAL_PRODUCT_CPP`, but each product w z_j formed in
+#: ``{real}`` (that one forms it in double: the same numbers in float64). At the first
+#: call W is packed once
 #: into blocks of 64 rows (block r holds rows r .. r + 63 of column 0, then of column 1, ...);
 #: every step lists each lane's non-zero counts by tiles of JB columns, then applies each
 #: tile of W (64 rows x JB columns, 32 KiB, which stays in the L1 cache) to every lane's

@@ -103,7 +103,7 @@ from ipvae_brian.models.equations import (FEEDFORWARD_DRIVE, MEMBRANE_UPDATE, PO
                                           POISSON_COUNTS_FINISH, STIMULUS_ONSET_RESET)
 from ipvae_brian.models.errors import SimulationInputError
 from ipvae_brian.models.functions import softplus
-from ipvae_brian.models.lanes import unlaned
+from ipvae_brian.models.lanes import groups, unlaned
 from ipvae_brian.models.parameters import IPVAEParameters, count_dtype
 from ipvae_brian.models.populations import (LatentPopulation, LateralInhibition,
                                             StimulusStreams, float_precision)
@@ -275,10 +275,10 @@ class IPVAENetwork:
         """The Brian2 objects of the network, created in whatever device is active.
 
         Returns a namespace with ``latents``, ``lateral``, ``streams`` (the
-        :class:`StimulusStreams`), the operations ``poisson_counts``,
-        ``membrane_update`` and (unless streaming) ``onset_reset``, and the
-        ``network`` holding them all (monitors are added per run), with variables of
-        the configuration's ``precision``.
+        :class:`StimulusStreams`), the operations ``poisson_counts`` and ``poisson_finish``
+        (the draw's two passes), ``feedforward_drive``, ``membrane_update`` and (unless
+        streaming) ``onset_reset``, and the ``network`` holding them all (monitors are
+        added per run), with variables of the configuration's ``precision``.
         """
         if self.lateral == "auto":
             raise RuntimeError('resolve lateral="auto" with resolve(n_stimuli) before building')
@@ -292,10 +292,8 @@ class IPVAENetwork:
             o.lateral.active = self.lateral_inhibition
             o.streams = StimulusStreams(self.steps, self.bin_width, dt=self.dt,
                                         lanes=self.lanes)
-            o.latents.onset = linked_var(o.streams, "onset")       # shared: scalars
-            o.latents.stream_key = linked_var(o.streams, "stream_key")
-            o.latents.stream_stimulus = linked_var(o.streams, "drawing")
-            o.latents.stream_step = linked_var(o.streams, "draw_step")
+            for name in ("onset", "stream_key", "stream_stimulus", "stream_step"):
+                setattr(o.latents, name, linked_var(o.streams, name))   # shared: scalars
             o.poisson_counts = o.latents.run_regularly(
                 POISSON_COUNTS, when="before_thresholds", name="poisson_counts")
             o.poisson_finish = o.latents.run_regularly(
@@ -410,7 +408,6 @@ class IPVAENetwork:
 
     def namespace(self, feedforward: TimedArray, objects: types.SimpleNamespace) -> dict:
         """Names the equation strings use besides the groups' own variables."""
-        p = self.params
         names = {"feedforward": feedforward, "softplus": softplus, "tau": self.bin_width,
                  "bound_shift": float(np.log(self.substeps)),
                  "poisson_head": poisson_head, "poisson_finish": poisson_finish}
@@ -491,9 +488,6 @@ class IPVAENetwork:
         if self.engine == "auto":
             self.config = self.config.replace(
                 engine="runtime", engine_reason="IPVAENetwork.run: Brian2's runtime device")
-        if self.lanes > 1:
-            raise SimulationInputError("stimuli side by side (lanes > 1) run on the standalone "
-                                       "engine only")
         frames, key = self.prepare(x, seed, initial_u, first_stimulus)
         rows = self.steps if self.movie else 1
         n_stimuli = len(frames) // rows
@@ -546,10 +540,10 @@ class IPVAENetwork:
         are dropped.
         """
         K, T, sub, B = self.params.n_latents, self.steps, self.substeps, self.lanes
-        groups = -(-n // B)            # lanes: B stimuli per group, side by side
+        G = groups(n, B)               # lanes: B stimuli per group, side by side
         if not self.continuous:        # z of every bin and neuron, (bins, B K), as recorded
-            z = np.asarray(counts_monitor.variables["z"].get_value())[:groups * T]
-            counts = unlaned(z, groups, T, B, K)[:n].astype(count_dtype(self.params))
+            z = np.asarray(counts_monitor.variables["z"].get_value())[:G * T]
+            counts = unlaned(z, G, T, B, K)[:n].astype(count_dtype(self.params))
         else:                          # spike events with their z
             t = np.asarray(counts_monitor.t_)
             step = np.rint((t - t_chunk if t_chunk else t) / float(self.dt)).astype(np.int64)
@@ -561,8 +555,8 @@ class IPVAENetwork:
             counts = counts.astype(count_dtype(self.params))
         u = None
         if u_monitor is not None:
-            u = np.asarray(u_monitor.variables["u"].get_value())[:groups * T]
-            u = unlaned(u, groups, T, B, K)[:n]
+            u = np.asarray(u_monitor.variables["u"].get_value())[:G * T]
+            u = unlaned(u, G, T, B, K)[:n]
         if not self.continuous:
             return ChunkResult(first=first, counts=counts, u=u)
         # a step with z > 1 holds z spikes at the same time (the start of the step)

@@ -3,7 +3,8 @@
 - :class:`LatentPopulation`: the K latent neurons (membrane potential u, counts z);
 - :class:`LateralInhibition`: all-to-all synapses W = -Phi^T diag(1/sigma^2) Phi;
 - :class:`LateralProduct`: the same lateral input as one product per step;
-- :class:`StimulusStreams`: one random stream per stimulus;
+- :class:`StimulusStreams`: the stimulus onsets, and the stimulus and step that each
+  step's counts are drawn for (one random stream per stimulus);
 - :func:`float_precision`: the floating-point type they are built and run in.
 
 How they are scheduled within a step, and run over many stimuli, is
@@ -93,13 +94,19 @@ class LatentPopulation(NeuronGroup):
                          dt=dt, name=name, dtype={"t_chunk": np.float64})  # time: float64
         self.neuron = np.tile(np.arange(K), lanes)
         self.lane = np.repeat(np.arange(lanes), K)
-        self.u0 = np.tile(params.u0, lanes)
-        self.b = np.tile(params.bias, lanes)
-        self.eta = params.eta
-        self.c_u = params.c_u
-        self.c_du = params.c_du
-        self.u_floor = params.u_floor
-        self.u = np.tile(params.u0, lanes)
+        values = self.parameter_values(params, lanes)
+        for variable, value in values.items():
+            setattr(self, variable, value)
+        self.u = values["u0"]
+
+    @staticmethod
+    def parameter_values(params: IPVAEParameters, lanes: int = 1) -> dict:
+        """The values of the population's parameter variables (``u0``, ``b``, ``eta``,
+        ``c_u``, ``c_du``, ``u_floor``) by name, the per-neuron ones repeated for every lane:
+        set at construction, and by a standalone run's ``run_args``."""
+        return {"u0": np.tile(params.u0, lanes), "b": np.tile(params.bias, lanes),
+                "eta": params.eta, "c_u": params.c_u, "c_du": params.c_du,
+                "u_floor": params.u_floor}
 
 
 class LateralInhibition(Synapses):
@@ -223,10 +230,10 @@ class StimulusStreams(NeuronGroup):
 
     Its ``run_regularly`` operation (every step, slot ``start``, order -1: before the
     latents' reset and Poisson draw) sets ``onset`` to 1 in the first step of a stimulus
-    (``step_in_stimulus`` = 0) and 0 elsewhere, ``drawing`` and ``draw_step`` to the index
-    of the step's stimulus (in the whole set) and of the step within it, and counts the
-    stimulus at its onset. The latents read ``onset``, ``stream_key``, ``drawing`` and
-    ``draw_step`` through linked variables; their counts are
+    (``step_in_stimulus`` = 0) and 0 elsewhere, ``stream_stimulus`` and ``stream_step`` to
+    the index of the step's stimulus (in the whole set) and of the step within it, and
+    counts the stimulus at its onset. The latents read ``onset``, ``stream_key``,
+    ``stream_stimulus`` and ``stream_step`` through linked variables; their counts are
     :func:`~ipvae_brian.models.random_streams.poisson_counts` of the counter (key,
     stimulus, step, neuron). Set ``stimulus`` to the global index of the first stimulus of
     a run and ``stream_key`` to :func:`stream_key` of the seed; a run starts at an onset

@@ -54,7 +54,8 @@ def run_config(args, steps: int, **fixed):
     options = dict(steps=steps, bin_width=args.bin_width / 1e3,
                    dt=None if dt is None else dt / 1e3, stream=args.stream, record=record,
                    engine=args.engine, lateral=args.lateral, chunk_size=args.chunk_size,
-                   lanes=args.lanes, workers=args.workers, scheduler=args.scheduler, precision=args.precision)
+                   lanes=args.lanes, workers=args.workers, scheduler=args.scheduler,
+                   precision=args.precision)
     return RunConfig(**{**options, **fixed})
 
 

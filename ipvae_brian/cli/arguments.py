@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from ipvae_brian.models.config import BIN_WIDTH_S
+from ipvae_brian.models.config import BIN_WIDTH_S, LANES
 from ipvae_brian.models.run_summary import LATE_READOUT
 
 
@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     scale_out(sim)
     sim.add_argument("--lanes", type=int, default=None, metavar="B",
                      help="stimuli simulated side by side in one network (standalone "
-                     "engine, lateral matrix, discrete mode; default 16 there, else 1); "
+                     f"engine, lateral matrix, discrete mode; default {LANES} there, else 1); "
                      "the counts do not depend on it")
 
     sweep = command("sweep", "simulate a grid of parameter values",

@@ -67,8 +67,8 @@ from ipvae_brian.models.equations import (FEEDFORWARD_DRIVE, LATENT_EQUATIONS,
                                           POISSON_COUNTS_FINISH,
                                           STIMULUS_ONSET_COUNT, STIMULUS_STREAM_EQUATIONS)
 from ipvae_brian.models.functions import LATERAL_PRODUCT_CPP, LATERAL_PRODUCT_LANES_CPP
-from ipvae_brian.models.lanes import laned
-from ipvae_brian.models.populations import float_precision
+from ipvae_brian.models.lanes import groups, laned
+from ipvae_brian.models.populations import LatentPopulation, float_precision
 from ipvae_brian.models.random_streams import POISSON_FINISH_CPP, POISSON_HEAD_CPP
 
 #: Changes whenever the generated program changes in a way the build key below cannot
@@ -193,7 +193,7 @@ class StandaloneProgram:
     def __init__(self, net, chunk: int, threads: int):
         self.chunk, self.threads = int(chunk), int(threads)
         self.lanes = net.lanes
-        self.groups = -(-self.chunk // self.lanes)     # one run: groups of lanes side by side
+        self.groups = groups(self.chunk, self.lanes)   # one run: groups of lanes side by side
         self.directory = build_directory(net, self.chunk, self.threads)
         self.rows = net.steps if net.movie else 1
         os.makedirs(os.path.dirname(self.directory), exist_ok=True)
@@ -272,12 +272,11 @@ class StandaloneProgram:
         o = self.objects
         if self.lanes > 1:
             drive = laned(drive, self.lanes)
-        run_args = {self.feedforward: drive, o.latents.u0: np.tile(p.u0, self.lanes),
-                    o.latents.b: np.tile(p.bias, self.lanes),
-                    o.latents.eta: p.eta, o.latents.c_u: p.c_u, o.latents.c_du: p.c_du,
-                    o.latents.u_floor: p.u_floor,
-                    o.lateral.w: p.lateral_weights[self.post, self.pre],
-                    o.streams.stream_key: key, o.streams.stimulus: first_stimulus}
+        run_args = {getattr(o.latents, name): value for name, value
+                    in LatentPopulation.parameter_values(p, self.lanes).items()}
+        run_args.update({self.feedforward: drive,
+                         o.lateral.w: p.lateral_weights[self.post, self.pre],
+                         o.streams.stream_key: key, o.streams.stimulus: first_stimulus})
         if initial_u is not None:
             run_args[o.latents.u] = initial_u
         if initial_z is not None:
