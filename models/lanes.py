@@ -13,7 +13,7 @@ Examples
 >>> laned(np.arange(6.0).reshape(3, 2), 2)        # 3 stimuli, K = 2, 2 lanes
 array([[0., 1., 2., 3.],
        [4., 5., 0., 0.]])
->>> unlaned(np.arange(8).reshape(2, 4), groups=1, T=2, lanes=2, K=2)[:, :, 0]
+>>> unlaned(np.arange(8).reshape(2, 4), n_groups=1, T=2, lanes=2, K=2)[:, :, 0]
 array([[0, 4],
        [2, 6]])
 """
@@ -36,6 +36,6 @@ def laned(drive: np.ndarray, lanes: int) -> np.ndarray:
     return out.reshape(-1, lanes * K)
 
 
-def unlaned(values: np.ndarray, groups: int, T: int, lanes: int, K: int) -> np.ndarray:
-    """Recorded (groups T, lanes K) values of stimuli side by side as (groups lanes, T, K)."""
-    return values.reshape(groups, T, lanes, K).transpose(0, 2, 1, 3).reshape(-1, T, K)
+def unlaned(values: np.ndarray, n_groups: int, T: int, lanes: int, K: int) -> np.ndarray:
+    """Recorded (n_groups T, lanes K) values of stimuli side by side as (n_groups lanes, T, K)."""
+    return values.reshape(n_groups, T, lanes, K).transpose(0, 2, 1, 3).reshape(-1, T, K)
