@@ -335,7 +335,8 @@ def closed_loop_objective(params: IPVAEParameters, x: np.ndarray, simulate: Simu
 
 
 def calibrate(params: IPVAEParameters, x_validation: np.ndarray, x_test: np.ndarray,
-              rule: LearningRule, seed: int, simulate: Simulator) -> IPVAEParameters:
+              rule: LearningRule, seed: int, simulate: Simulator,
+              noise_price: float | None = None) -> IPVAEParameters:
     """The closing calibration of b and eta on held-out stimuli
     (:func:`~.closed_loop_search.calibrate_bias_and_step`), recorded in the provenance.
 
@@ -345,13 +346,15 @@ def calibrate(params: IPVAEParameters, x_validation: np.ndarray, x_test: np.ndar
     ``learn --calibrate`` simulates through the late read-out of the evaluation (t =
     :data:`~ipvae_brian.models.run_summary.LATE_READOUT`), beyond the ``rule.steps`` bins
     trained on, so a candidate under which a stimulus runs away late is never chosen
-    (its J is infinite).
+    (its J is infinite). ``noise_price`` fixes c instead of searching it
+    (:func:`~.closed_loop_search.calibrate_bias_and_step`).
 
     Returns
     -------
     IPVAEParameters
         With ``provenance["learning"]["calibration"]``: ``noise_price_factor`` (c, or None
-        if the fitted b was kept), ``eta_factor``, ``validation_stimuli``, ``bins``,
+        if the fitted b was kept), ``noise_price_fixed`` (True: c was given, not searched),
+        ``eta_factor``, ``validation_stimuli``, ``bins``,
         ``objective_validation`` (before, after), ``test_before`` and ``test_after`` (the
         evaluation's dicts) and every candidate's J (``objectives``).
     """
@@ -359,13 +362,15 @@ def calibrate(params: IPVAEParameters, x_validation: np.ndarray, x_test: np.ndar
     key = _seed(seed, 2 ** 31, 3)
     before = evaluate(params, x_test, simulate, _seed(seed, 2 ** 31, 1), rule.evaluate_at)
     calibrated, price, step, objectives = calibrate_bias_and_step(
-        params, lambda p: closed_loop_objective(p, x_validation, simulate, key))
+        params, lambda p: closed_loop_objective(p, x_validation, simulate, key), noise_price)
     after = evaluate(calibrated, x_test, simulate, _seed(seed, 2 ** 31, 1), rule.evaluate_at)
     provenance = dict(params.provenance)
     provenance["learning"] = {**provenance["learning"], "calibration": {
-        "noise_price_factor": price, "eta_factor": step,
+        "noise_price_factor": price, "noise_price_fixed": noise_price is not None,
+        "eta_factor": step,
         "validation_stimuli": int(x_validation.shape[0]), "bins": before["bins"],
-        "objective_validation": [objectives["fitted"], min(objectives.values())],
+        "objective_validation": [objectives["fitted"], closed_loop_objective(
+            calibrated, x_validation, simulate, key)],
         "test_before": before, "test_after": after, "objectives": objectives}}
     return calibrated.replace(provenance=provenance)
 

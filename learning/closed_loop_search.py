@@ -83,9 +83,15 @@ def search_bias_and_step(params: IPVAEParameters,
 
 
 def calibrate_bias_and_step(params: IPVAEParameters,
-                            objective: Callable[[IPVAEParameters], float]):
+                            objective: Callable[[IPVAEParameters], float],
+                            noise_price: float | None = None):
     """The closing calibration of b and eta (module docstring): b as c times the Poisson
     noise price, then eta, then c again, each by the lowest closed-loop J.
+
+    With ``noise_price`` given, c is that value, not searched: b = c ||Phi_k / sigma||^2 / 2
+    whatever J says (c is then the knob of the late code's sparsity: after the transient
+    the KL to the previous bin vanishes and b alone prices a spike), and only eta is
+    chosen by J.
 
     Parameters
     ----------
@@ -93,6 +99,8 @@ def calibrate_bias_and_step(params: IPVAEParameters,
         The parameters after the last epoch.
     objective : callable
         J of parameters on held-out stimuli, common random numbers, +inf on a runaway.
+    noise_price : float, optional
+        A fixed c (positive); None: c searched on :data:`NOISE_PRICE_FACTORS`.
 
     Returns
     -------
@@ -119,6 +127,11 @@ def calibrate_bias_and_step(params: IPVAEParameters,
     J_fitted = objective(params)
     objectives = {"fitted": J_fitted}
     price = poisson_noise_price(params)      # of the final Phi and sigma; eta leaves it
+    if noise_price is not None:
+        params = params.replace(log_bias=np.log(noise_price * price))
+        J = objectives[f"b = {noise_price:.4g} x noise price (fixed)"] = objective(params)
+        step_factor, params, _ = _step_search(params, J, objective, objectives)
+        return params, float(noise_price), float(step_factor or 1.0), objectives
 
     def price_search(current, J_current, label):
         return _lowest_of(current, J_current,

@@ -19,6 +19,8 @@ import dataclasses
 import os
 from typing import Callable
 
+import numpy as np
+
 from ipvae_brian.learning import alternation
 from ipvae_brian.learning.adam import STATE_GROUP, AdamState, read_state
 from ipvae_brian.models.atomic_file import check_output_path
@@ -108,6 +110,9 @@ class LearningOptions:
     validation : int
         Held-out stimuli of the calibration: the last ``validation`` of the train split,
         which must not overlap the first ``n_train``.
+    noise_price : float, optional
+        With ``calibrate``: b = ``noise_price`` x ||Phi_k / sigma||^2 / 2, given rather than
+        searched (the knob of the late code's sparsity); only eta is then chosen.
     engine : {"auto", "runtime", "standalone"}
         Brian2 engine of the minibatch simulations.
     restart : bool
@@ -139,6 +144,7 @@ class LearningOptions:
     column_norm: float = alternation.LearningRule.column_norm
     calibrate: bool = False
     validation: int = 1000
+    noise_price: float | None = None
     engine: str = "standalone"
     restart: bool = False
     command_line: str = ""
@@ -225,7 +231,8 @@ def calibration_line(calibration: dict) -> str:
     calibrated: b = 1.414 x the Poisson-noise price, eta x 1; validation free energy 223.04 -> 221.78; test: free energy 237.70 -> 236.10, R^2 t16 0.638 -> 0.630 at 73.8% -> 76.0% zeros, t128 0.733 -> 0.750 at 74.8% -> 79.7%
     """
     c = calibration["noise_price_factor"]
-    price = "b as fitted" if c is None else f"b = {c:.4g} x the Poisson-noise price"
+    price = "b as fitted" if c is None else f"b = {c:.4g} x the Poisson-noise price" + (
+        " (given)" if calibration.get("noise_price_fixed") else "")
     before, after = calibration["test_before"], calibration["test_after"]
     J = calibration["objective_validation"]
     return (f"calibrated: {price}, eta x {calibration['eta_factor']:.4g}; validation free "
@@ -309,6 +316,11 @@ def run_learning(options: LearningOptions, report: Callable[[str], None] | None 
     train, test = training_sets(options.stimuli, options.n_train, options.n_test,
                                 options.seed)
     rule = options.rule()
+    if options.noise_price is not None and not (options.calibrate and np.isfinite(
+            options.noise_price) and options.noise_price > 0):
+        raise SimulationInputError(
+            f"--noise-price {options.noise_price}: it fixes the calibration's price of a "
+            f"spike, so it needs --calibrate and a positive number")
     validation = validation_set(options, train.n_stimuli) if options.calibrate else None
     params, history, state = _start_or_resume(options, out, rule, train, report)
     n_batches = max(1, train.n_stimuli // rule.batch_size)
@@ -358,7 +370,8 @@ def run_learning(options: LearningOptions, report: Callable[[str], None] | None 
         report(f"Calibrating b and eta on {validation.shape[0]:,} held-out training stimuli "
                f"(the closed-loop free energy over {bins} bins, through t = {bins - 1})")
         params = alternation.calibrate(params, validation, test.x, rule, options.seed,
-                                       alternation.brian_simulator(bins, options.engine))
+                                       alternation.brian_simulator(bins, options.engine),
+                                       noise_price=options.noise_price)
         params.save(out, extra_groups={STATE_GROUP: state.arrays()})
         report(calibration_line(params.provenance["learning"]["calibration"]))
     return LearningResult(params=params, path=out, image_shape=train.image_shape)

@@ -170,6 +170,10 @@ CASES = {
          "10", "--calibrate", "--validation", "200", "--out", "{d}/new.h5"],
         ["--validation 200", "the last stimuli of the 1,200 in digits8:train",
          "1,100 are learned from", "use --validation 1 to 100"]),
+    "learn-noise-price-without-calibrate": (
+        ["learn", "--stimuli", "digits8", "--latents", "8", "--n-train", "40", "--n-test",
+         "10", "--noise-price", "4", "--out", "{d}/new.h5"],
+        ["--noise-price 4.0", "needs --calibrate and a positive number"]),
 }
 
 

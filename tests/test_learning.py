@@ -174,6 +174,10 @@ def test_calibration_prices_b_in_poisson_noise_and_keeps_only_what_lowers_the_ob
     assert found.log_lr == pytest.approx(params.log_lr - np.log(2) / 2)
     assert bowl(found) == pytest.approx(min(tried.values()))
     assert len(tried) == 1 + 2 * len(NOISE_PRICE_FACTORS) + 4
+    given, c, eta, tried = calibrate_bias_and_step(params, bowl, noise_price=4.0)
+    assert c == 4.0 and eta == pytest.approx(2 ** -0.5) and len(tried) == 1 + 1 + 4
+    np.testing.assert_allclose(given.bias, 4.0 * price, rtol=1e-12)   # though J is higher
+    assert bowl(given) > bowl(found)
     kept, c, eta, tried = calibrate_bias_and_step(
         params, lambda p: 0.0 if np.array_equal(p.log_bias, params.log_bias) else np.inf)
     assert (c, eta) == (None, 1.0) and len(tried) == 1 + len(NOISE_PRICE_FACTORS) + 4
@@ -187,6 +191,7 @@ def test_calibration_prices_b_in_poisson_noise_and_keeps_only_what_lowers_the_ob
     assert note["validation_stimuli"] == 40
     assert note["objective_validation"][1] <= note["objective_validation"][0]
     assert note["objective_validation"][1] == min(note["objectives"].values())
+    assert note["noise_price_fixed"] is False
     again = alternation.calibrate(learned, x[60:100], x[100:], rule, 2,
                                   reference_simulator(rule.steps))
     np.testing.assert_array_equal(again.log_bias, calibrated.log_bias)

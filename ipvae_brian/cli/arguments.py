@@ -413,6 +413,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "by the lowest closed-loop free energy on held-out training stimuli "
                        "(learning/closed_loop_search.py); rerunning a finished run with it "
                        "calibrates it without learning again")
+    learn.add_argument("--noise-price", type=float, default=None, metavar="C",
+                       help="with --calibrate: b = C x the Poisson-noise price, given instead "
+                       "of searched (the knob of the late code's sparsity: after the "
+                       "transient b alone prices a spike); only eta is then chosen")
     learn.add_argument("--validation", type=int, default=1000, metavar="N",
                        help="held-out stimuli of --calibrate: the last N of the train split "
                        "(default 1000; they must come after the --n-train learned from)")
