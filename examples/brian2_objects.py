@@ -42,8 +42,11 @@ readout = NeuronGroup(1, "total : 1", clock=objects.latents.clock, name="readout
 summation = Synapses(objects.latents, readout, on_pre="total_post += z_pre",
                      clock=objects.latents.clock, name="summation")
 summation.connect(i=np.arange(10), j=0)
-# a parameter: half the step size (eta is a shared variable of the latent neurons)
-objects.latents.eta = 0.5 * params.eta
+# a parameter: half the step size (eta is a shared variable of the latent neurons); the
+# parameters store log eta, so the check below uses the eta of the same stored value
+# (0.5 * eta and exp(log(0.5 * eta)) can differ in the last bit)
+halved = params.replace(log_lr=params.log_lr + np.log(0.5))
+objects.latents.eta = halved.eta
 
 objects.network.add(u_monitor, readout, summation)
 objects.network.run(objects.duration, namespace=objects.namespace)
@@ -52,7 +55,6 @@ N, K = x.shape[0], params.n_latents
 u = np.asarray(u_monitor.u).T.reshape(N, steps, K)     # (K, N T) -> (N, T, K)
 print(f"u monitor: {u.shape}; readout total of neurons 0-9: {readout.total[0]:.0f} spikes")
 
-check = simulate(params.replace(log_lr=np.log(0.5 * params.eta)), x,
-                 config.replace(record=("u",)), seed=seed)
+check = simulate(halved, x, config.replace(record=("u",)), seed=seed)
 same = (readout.total[0] == check.counts[:, :, :10].sum() and np.array_equal(u, check.u))
 print(f"identical to simulate() with the same eta and seed: {same}")

@@ -14,6 +14,7 @@ different ceilings c_u are labelled with theirs.
         [--tiny]
 """
 import argparse
+from collections import namedtuple
 
 import matplotlib
 matplotlib.use("Agg")
@@ -44,19 +45,29 @@ args = parser.parse_args()
 n, n_train, front_n = (50, 1000, 50) if args.tiny else (args.n, args.n_train,
                                                         min(args.front_n, args.n))
 
+#: One parameter file's evaluation: at[t] is the evaluation's row of bin t; price_cell the
+#: table's calibrated c; given the c given to the calibration (None: searched, or none).
+FilePoint = namedtuple("FilePoint", "beta at never_fire c_u price_cell given")
+
 rows = []
 for path in args.params:
     ev = run_evaluation(EvaluationOptions(params=path, stimuli="natural16:test", n=n,
                                           steps=129, at=(16, 128), engine=args.engine))
     at = {row["t"]: row for row in ev.rows}
     params = IPVAEParameters.load(path)
-    rows.append((params.beta, at, ev.never_fire, params.c_u))
-rows.sort(key=lambda row: (row[0], row[3]))
-several_ceilings = len({row[3] for row in rows}) > 1
+    calibration = params.provenance.get("learning", {}).get("calibration") or {}
+    price = calibration.get("noise_price_factor")
+    given = price if calibration.get("noise_price_fixed") else None
+    price_cell = ("-" if not calibration else "fitted b" if price is None
+                  else f"{price:.3g} ({'given' if given else 'J'})")
+    rows.append(FilePoint(params.beta, at, ev.never_fire, params.c_u, price_cell, given))
+rows.sort(key=lambda row: (row.beta, row.c_u, row.given or 0.0))
+several_ceilings = len({row.c_u for row in rows}) > 1
 
 
-def label(beta, c_u):
-    return f"beta={beta:g}" + (f", c_u={c_u:g}" if several_ceilings else "")
+def label(beta, c_u, given):
+    return (f"beta={beta:g}" + (f", c_u={c_u:g}" if several_ceilings else "")
+            + (f", c={given:g}" if given else ""))
 
 
 x_test = catalog.load("natural16:test", n=front_n).x
@@ -66,33 +77,40 @@ front, _ = sparse_coding_front(catalog.load("natural16:train", n=n_train).x, x_t
                                alphas=(0.05, 0.1, 0.2, 0.4, 0.8, 1.6))
 
 print(f"iP-VAE on {n:,} test patches\n")
-print("| beta | c_u | R^2 t=16 | zeros t=16 | spikes t=16 | R^2 t=128 | zeros t=128 "
-      "| spikes t=128 | never fire |\n|---|---|---|---|---|---|---|---|---|")
-for beta, at, never, c_u in rows:
+print("| beta | c_u | calibrated c | R^2 t=16 | zeros t=16 | spikes t=16 | R^2 t=128 "
+      "| zeros t=128 | spikes t=128 | never fire |\n|---|---|---|---|---|---|---|---|---|---|")
+for beta, at, never, c_u, price_cell, _ in rows:
     cells = [f"{at[t]['r2']:.3f} | {100 * at[t]['zeros']:.1f}% | {K * at[t]['rate']:.1f}"
              for t in (16, 128)]
-    print(f"| {beta:g} | {c_u:g} | {cells[0]} | {cells[1]} | {100 * never:.1f}% |")
+    print(f"| {beta:g} | {c_u:g} | {price_cell} | {cells[0]} | {cells[1]} | "
+          f"{100 * never:.1f}% |")
 print(f"\nscikit-learn on the first {front_n:,} test patches\n")
 print("| scikit-learn lasso alpha | R^2 | zeros |\n|---|---|---|")
 for p in front:
     print(f"| {p.alpha:g} | {p.r2:.3f} | {100 * p.zeros:.1f}% |")
 
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True, constrained_layout=True)
+#: One marker per parameter file (the authors' anchor is the open square).
+MARKERS = "ov^DPX*hp<>"
+
+fig, axes = plt.subplots(1, 2, figsize=(9, 4.8), sharey=True, layout="constrained")
+colours = plt.cm.Reds(np.linspace(0.45, 0.95, len(rows)))
 for ax, t in zip(axes, (16, 128)):
     ax.plot([100 * p.zeros for p in front], [p.r2 for p in front], "k.-",
             label=f"scikit-learn sparse coding (lasso), {front_n:,} patches")
-    shown = [max(at[t]["r2"], FLOOR) for _, at, _, _ in rows]   # runaways drawn at the floor
-    ax.plot([100 * at[t]["zeros"] for _, at, _, _ in rows], shown, "o-", color="#c0392b",
-            label=f"iP-VAE (this tool), one point per file, {n:,} patches")
-    for i, (beta, at, _, c_u) in enumerate(rows):
-        text = label(beta, c_u) + ("" if at[t]["r2"] >= FLOOR else f" (R^2 {at[t]['r2']:.3g})")
-        ax.annotate(text, (100 * at[t]["zeros"], shown[i]), fontsize=7,
-                    xytext=(4, -11 if i % 2 else 5), textcoords="offset points")
+    for i, row in enumerate(rows):
+        r2 = row.at[t]["r2"]
+        ax.plot(100 * row.at[t]["zeros"], max(r2, FLOOR), MARKERS[i % len(MARKERS)],
+                color=colours[i], mec="k", mew=0.4,
+                label=f"iP-VAE {label(row.beta, row.c_u, row.given)}, {n:,} patches")
+        if r2 < FLOOR:      # a file whose stimuli ran away: drawn at the floor, value written
+            ax.annotate(f"R^2 {r2:.3g}", (100 * row.at[t]["zeros"], FLOOR), fontsize=7,
+                        xytext=(4, 5), textcoords="offset points")
     ref = AUTHORS_NATURAL16[t]
     ax.plot(100 * ref[1], ref[0], "s", mfc="none", color="#2471a3",
             label="authors' code on natural16 (18 epochs)")
     ax.set(title=f"R^2 of Phi z_t against %-zeros, t = {t}", xlabel="zeros (% of counts)",
            ylabel="R^2 (mean over test patches)", ylim=(FLOOR - 0.05, 1.02))
-axes[0].legend(loc="lower left", fontsize=7)
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=2,
+           fontsize=7)
 fig.savefig(args.out, dpi=150)
 print(f"\nwrote {args.out}")

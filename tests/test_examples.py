@@ -40,8 +40,9 @@ def test_learning_front_tabulates_every_file_and_the_sklearn_front(tmp_path):
                       str(tmp_path / "b4.0.h5"), "--out", str(png))
     rows = [line for line in out.splitlines() if line.startswith("| 1 |")
             or line.startswith("| 4 |")]
-    assert len(rows) == 2 and all(len(r.split("|")) == 11 for r in rows)
+    assert len(rows) == 2 and all(len(r.split("|")) == 12 for r in rows)
     assert all(r.split("|")[2].strip() == "10" for r in rows)         # c_u of random()
+    assert all(r.split("|")[3].strip() == "-" for r in rows)          # never calibrated
     front = [line for line in out.splitlines()
              if line.startswith("| ") and line.split("|")[1].strip().replace(".", "").isdigit()
              and len(line.split("|")) == 5]
