@@ -65,9 +65,9 @@ rows.sort(key=lambda row: (row.beta, row.c_u, row.given or 0.0))
 several_ceilings = len({row.c_u for row in rows}) > 1
 
 
-def label(beta, c_u, given):
-    return (f"beta={beta:g}" + (f", c_u={c_u:g}" if several_ceilings else "")
-            + (f", c={given:g}" if given else ""))
+def label(row):
+    return (f"beta={row.beta:g}" + (f", c_u={row.c_u:g}" if several_ceilings else "")
+            + (f", c={row.given:g}" if row.given else ""))
 
 
 x_test = catalog.load("natural16:test", n=front_n).x
@@ -79,11 +79,11 @@ front, _ = sparse_coding_front(catalog.load("natural16:train", n=n_train).x, x_t
 print(f"iP-VAE on {n:,} test patches\n")
 print("| beta | c_u | calibrated c | R^2 t=16 | zeros t=16 | spikes t=16 | R^2 t=128 "
       "| zeros t=128 | spikes t=128 | never fire |\n|---|---|---|---|---|---|---|---|---|---|")
-for beta, at, never, c_u, price_cell, _ in rows:
-    cells = [f"{at[t]['r2']:.3f} | {100 * at[t]['zeros']:.1f}% | {K * at[t]['rate']:.1f}"
-             for t in (16, 128)]
-    print(f"| {beta:g} | {c_u:g} | {price_cell} | {cells[0]} | {cells[1]} | "
-          f"{100 * never:.1f}% |")
+for row in rows:
+    cells = [f"{row.at[t]['r2']:.3f} | {100 * row.at[t]['zeros']:.1f}% | "
+             f"{K * row.at[t]['rate']:.1f}" for t in (16, 128)]
+    print(f"| {row.beta:g} | {row.c_u:g} | {row.price_cell} | {cells[0]} | {cells[1]} | "
+          f"{100 * row.never_fire:.1f}% |")
 print(f"\nscikit-learn on the first {front_n:,} test patches\n")
 print("| scikit-learn lasso alpha | R^2 | zeros |\n|---|---|---|")
 for p in front:
@@ -101,7 +101,7 @@ for ax, t in zip(axes, (16, 128)):
         r2 = row.at[t]["r2"]
         ax.plot(100 * row.at[t]["zeros"], max(r2, FLOOR), MARKERS[i % len(MARKERS)],
                 color=colours[i], mec="k", mew=0.4,
-                label=f"iP-VAE {label(row.beta, row.c_u, row.given)}, {n:,} patches")
+                label=f"iP-VAE {label(row)}, {n:,} patches")
         if r2 < FLOOR:      # a file whose stimuli ran away: drawn at the floor, value written
             ax.annotate(f"R^2 {r2:.3g}", (100 * row.at[t]["zeros"], FLOOR), fontsize=7,
                         xytext=(4, 5), textcoords="offset points")

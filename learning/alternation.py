@@ -55,6 +55,7 @@ import numpy as np
 
 from ipvae_brian.learning.adam import AdamState, step_sizes
 from ipvae_brian.learning.closed_loop_search import (calibrate_bias_and_step,
+                                                      chosen_objective,
                                                       search_bias_and_step)
 from ipvae_brian.learning.recording_fit import fit_windows
 from ipvae_brian.models.errors import SimulationInputError
@@ -369,8 +370,8 @@ def calibrate(params: IPVAEParameters, x_validation: np.ndarray, x_test: np.ndar
         "noise_price_factor": price, "noise_price_fixed": noise_price is not None,
         "eta_factor": step,
         "validation_stimuli": int(x_validation.shape[0]), "bins": before["bins"],
-        "objective_validation": [objectives["fitted"], closed_loop_objective(
-            calibrated, x_validation, simulate, key)],
+        "objective_validation": [objectives["fitted"],
+                                 chosen_objective(objectives, noise_price)],
         "test_before": before, "test_after": after, "objectives": objectives}}
     return calibrated.replace(provenance=provenance)
 

@@ -147,6 +147,22 @@ def calibrate_bias_and_step(params: IPVAEParameters,
     return params, chosen, float(step_factor or 1.0), objectives
 
 
+def chosen_objective(objectives: dict, noise_price: float | None = None) -> float:
+    """J of the parameters :func:`calibrate_bias_and_step` returned, from its ``objectives``.
+
+    Every step of the search keeps the lowest of the current parameters and its candidates,
+    so the chosen J is the lowest J evaluated; with ``noise_price`` given the fitted
+    parameters were scored but never a choice, so their J is left out.
+
+    Examples
+    --------
+    >>> chosen_objective({"fitted": 1.0, "b = 4 x noise price (fixed)": 3.0, "eta x 2": 2.5}, 4.0)
+    2.5
+    """
+    return min(J for name, J in objectives.items()
+               if noise_price is None or name != "fitted")
+
+
 def _lowest_of(current: IPVAEParameters, J_current: float, candidates: list,
                objective: Callable[[IPVAEParameters], float], objectives: dict):
     """The candidate of lowest J if it is below ``J_current``, else ``current``.
