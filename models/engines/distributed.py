@@ -47,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import logging
 import math
 import os
 import shutil
@@ -77,6 +78,18 @@ def network_key(params: IPVAEParameters, config: RunConfig) -> str:
 
 #: Seconds to wait for a ``--scheduler`` to answer before giving up with one line.
 SCHEDULER_TIMEOUT_S = 10.0
+
+
+@contextlib.contextmanager
+def _dask_logs_silenced(silence: bool):
+    """Raise Dask's stream handlers in this process to CRITICAL for the block (if
+    ``silence``; Dask's own log lines are not for the user, see :meth:`DaskRunner._start`)."""
+    if not silence:
+        yield
+        return
+    from distributed.utils import silence_logging_cmgr
+    with silence_logging_cmgr(logging.CRITICAL):
+        yield
 
 
 @contextlib.contextmanager
@@ -220,7 +233,6 @@ class SimulationCluster:
         return self
 
     def _start(self):
-        import logging
         from distributed import Client, LocalCluster
         if self.scheduler:
             try:
@@ -262,7 +274,10 @@ class SimulationCluster:
         self.client = self._cluster = self._scratch = None
         if client is None and cluster is None and scratch is None:
             return
-        with signals_held():
+        # the cluster's silence_logs lasts only until its own close; a comm that a stopped
+        # worker broke can still log (at INFO, with a traceback) while the scheduler shuts
+        # down, so Dask stays silent here until client and cluster are closed
+        with signals_held(), _dask_logs_silenced(cluster is not None):
             try:
                 if client is not None:
                     client.close()
